@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint schema bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/manifold demo
+
+test: $(STAMP)
+	$(BIN)/ruff check engine tests
+	$(BIN)/ruff format --check engine tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix engine tests
+	$(BIN)/ruff format engine tests
+	$(BIN)/mypy
+
+schema: $(STAMP)
+	$(BIN)/manifold schema > schemas/connector.schema.json
+
+bench: $(STAMP)
+	$(BIN)/python bench/sync_throughput.py
+
+clean:
+	rm -rf $(VENV) state/*.duckdb state/*.wal

@@ -1,0 +1,1 @@
+"""Manifold: a declarative connector engine."""

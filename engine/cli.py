@@ -1,0 +1,144 @@
+"""The `manifold` command: validate, sync, demo, schema, sandbox. Thin: it parses, calls, prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import runner
+from .errors import ManifoldError, SpecError
+from .report import Reporter, print_summary
+from .spec.loader import connector_files, load_connector
+from .spec.schema import render_schema
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Manifold: declarative connectors.")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+@app.command()
+def validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Spec files or folders (default: connectors/)")
+    ] = None,
+    sandbox: Annotated[bool, typer.Option(help="Check env vars against the sandbox's values")] = False,
+) -> None:
+    """Check connector specs; every problem with file:line:column."""
+    files = connector_files(paths or [runner.connectors_dir()])
+    problems = 0
+    for file in files:
+        try:
+            loaded = runner.load_for_run(str(file), sandbox=True) if sandbox else load_connector(file)
+            state = (
+                ""
+                if runner.is_enabled(loaded.spec) or sandbox
+                else f" (disabled: {loaded.spec.flag} is not set)"
+            )
+            typer.echo(f"ok  {file}{state}")
+        except SpecError as exc:
+            problems += len(exc.problems)
+            for problem in exc.problems:
+                typer.echo(str(problem), err=True)
+    if problems:
+        typer.echo(f"{problems} problem(s) in {len(files)} file(s); see docs/spec-reference.md", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def sync(
+    connector: Annotated[str, typer.Argument(help="Connector name (connectors/NAME.yaml) or a spec path")],
+    stream: Annotated[list[str] | None, typer.Option("--stream", "-s", help="Only these streams")] = None,
+    connection: Annotated[str, typer.Option(help="Connection id")] = "default",
+    config: Annotated[str | None, typer.Option(help="Connection config: JSON or @file.json")] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Forget saved state, read everything")
+    ] = False,
+    sandbox: Annotated[bool, typer.Option(help="Run against the built-in offline sandbox")] = False,
+    sandbox_url: Annotated[
+        str | None, typer.Option(help="Run against a sandbox already serving here")
+    ] = None,
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default MANIFOLD_WAREHOUSE_URL)")
+    ] = None,
+) -> None:
+    """Sync one connector's streams into the warehouse."""
+    try:
+        loaded = runner.load_for_run(connector, sandbox=sandbox or bool(sandbox_url))
+        parsed = runner.parse_config(config)
+        reporter = Reporter(sys.stderr)
+        destination = runner.open_destination(warehouse)
+        try:
+            if sandbox and not sandbox_url:
+                with runner.running_sandbox([loaded]) as url:
+                    results = runner.run_sync(
+                        loaded,
+                        streams=stream,
+                        connection_id=connection,
+                        config=parsed,
+                        full_refresh=full_refresh,
+                        sandbox_url=url,
+                        destination=destination,
+                        progress=reporter.update,
+                    )
+            else:
+                results = runner.run_sync(
+                    loaded,
+                    streams=stream,
+                    connection_id=connection,
+                    config=parsed,
+                    full_refresh=full_refresh,
+                    sandbox_url=sandbox_url,
+                    destination=destination,
+                    progress=reporter.update,
+                )
+        finally:
+            reporter.close()
+            destination.close()
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    print_summary(results)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise _fail(f"{failed[0].connector}.{failed[0].stream}: {failed[0].error}")
+
+
+@app.command()
+def demo(
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default MANIFOLD_WAREHOUSE_URL)")
+    ] = None,
+) -> None:
+    """Start the sandbox and sync every connector into the warehouse; print what landed."""
+    from .demo import run_demo
+
+    try:
+        code = run_demo(warehouse)
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def schema() -> None:
+    """Print the connector JSON Schema (make schema writes it to schemas/)."""
+    typer.echo(render_schema(), nl=False)
+
+
+@app.command("sandbox")
+def sandbox_serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks one)")] = 0,
+) -> None:
+    """Serve every connector's sandbox until interrupted; prints the URL first."""
+    from .sandbox.__main__ import main as sandbox_main
+
+    sandbox_main(["--connectors", str(runner.connectors_dir()), "--port", str(port)])
+
+
+if __name__ == "__main__":
+    app()

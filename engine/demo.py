@@ -1,0 +1,49 @@
+"""`manifold demo`: the sandbox, every connector synced into the warehouse, a summary."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from . import runner
+from .destinations import open_destination, warehouse_url
+from .report import Reporter, print_summary
+from .spec.loader import connector_files
+from .sync import StreamResult
+
+
+def run_demo(warehouse: str | None = None) -> int:
+    files = connector_files([runner.connectors_dir()])
+    loaded = [runner.load_for_run(str(f), sandbox=True) for f in files]
+    loaded = [c for c in loaded if c.spec.sandbox]
+    url = warehouse or warehouse_url()
+    destination = open_destination(url)
+    results: list[StreamResult] = []
+    reporter = Reporter(sys.stderr)
+    try:
+        with runner.running_sandbox(loaded) as sandbox_url:
+            for connector in loaded:
+                results += runner.run_sync(
+                    connector, sandbox_url=sandbox_url, destination=destination, progress=reporter.update
+                )
+    finally:
+        reporter.close()
+    print_summary(results)
+    console = Console(width=140)
+    table = Table(title=f"rows per table in {url}")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    con = getattr(destination, "connection", None)
+    tables = sorted({r.table for r in results if r.table})
+    for name in tables:
+        count = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] if con is not None else "?"
+        table.add_row(name, f"{count:,}" if isinstance(count, int) else str(count))
+    destination.close()
+    console.print(table)
+    console.print(
+        "Next: query it with `duckdb state/warehouse.duckdb` (e.g. SELECT * FROM invoices LIMIT 5), "
+        "sync one connector with `manifold sync stripe --sandbox`, or check specs with `manifold validate`."
+    )
+    return 1 if any(not r.ok for r in results) else 0

@@ -1,0 +1,69 @@
+"""What every destination offers: tables from models, batched loads, state in the same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class StateKey:
+    connector: str
+    stream: str
+    connection_id: str
+
+
+@dataclass
+class Batch:
+    """Rows for one table, already mapped to the model's Arrow schema."""
+
+    table: str
+    rows: pa.Table
+    key: list[str]
+    disposition: Literal["merge", "append"]
+
+
+@dataclass
+class LoadCounts:
+    inserted: int = 0
+    updated: int = 0
+
+    def add(self, other: LoadCounts) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+
+
+@dataclass
+class RunRecord:
+    """One stream run, for the runs table (what happened, never secrets)."""
+
+    run_id: str
+    connector: str
+    stream: str
+    connection_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: Literal["running", "succeeded", "failed"]
+    error: str | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class Destination(Protocol):
+    url: str
+
+    def ensure_table(self, name: str, schema: pa.Schema) -> None:
+        """Create the table, or add the columns the schema has gained (nullable)."""
+        ...
+
+    def get_state(self, key: StateKey) -> dict[str, Any]: ...
+
+    def commit(self, batches: list[Batch], key: StateKey, state: dict[str, Any]) -> LoadCounts:
+        """Load the batches and save the stream's state in one transaction."""
+        ...
+
+    def record_run(self, run: RunRecord) -> None: ...
+
+    def close(self) -> None: ...

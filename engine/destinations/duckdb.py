@@ -1,0 +1,164 @@
+"""DuckDB: the embedded default warehouse (one writing process per file)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .base import Batch, LoadCounts, RunRecord, StateKey
+
+STATE_TABLE = "_manifold_state"
+RUNS_TABLE = "_manifold_runs"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _dedupe_last(rows: pa.Table, key: list[str]) -> pa.Table:
+    """Keep the last row of each key within a batch (a page may repeat a record)."""
+    if rows.num_rows < 2:
+        return rows
+    varying = [k for k in key if pc.count_distinct(rows[k]).as_py() > 1]
+    if len(varying) == 1 and pc.count_distinct(rows[varying[0]]).as_py() == rows.num_rows:
+        return rows
+    indexed = rows.append_column("__i", pa.array(range(rows.num_rows), pa.int64()))
+    last = indexed.group_by(key, use_threads=False).aggregate([("__i", "max")])
+    keep = pc.sort_indices(last["__i_max"])
+    return rows.take(pc.take(last["__i_max"], keep))
+
+
+class DuckDBDestination:
+    """Loads Arrow batches with DELETE+INSERT merge or plain append; state in the same transaction."""
+
+    def __init__(self, path: str | Path, *, memory_limit: str = "256MB"):
+        self.path = Path(path)
+        self.url = f"duckdb:///{self.path}"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = duckdb.connect(str(self.path))
+        self._con.execute(f"SET memory_limit = '{memory_limit}'")
+        self._con.execute("SET preserve_insertion_order = false")
+        self._lock = threading.Lock()
+        self._known: dict[str, set[str]] = {}
+        self._con.execute(
+            f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (connector VARCHAR, stream VARCHAR, connection_id VARCHAR,"
+            " state JSON, updated_at TIMESTAMPTZ, PRIMARY KEY (connector, stream, connection_id))"
+        )
+        self._con.execute(
+            f"CREATE TABLE IF NOT EXISTS {RUNS_TABLE} (run_id VARCHAR, connector VARCHAR, stream VARCHAR,"
+            " connection_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR,"
+            " error VARCHAR, stats JSON, PRIMARY KEY (run_id, stream))"
+        )
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The underlying connection (for queries by tests and the demo summary)."""
+        return self._con
+
+    def _columns(self, table: str) -> set[str]:
+        rows = self._con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?",
+            [table],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def ensure_table(self, name: str, schema: pa.Schema) -> None:
+        with self._lock:
+            existing = self._columns(name)
+            empty = schema.empty_table()
+            if not existing:
+                self._con.register("__empty", empty)
+                self._con.execute(f"CREATE TABLE {_quote(name)} AS SELECT * FROM __empty")
+                self._con.unregister("__empty")
+            else:
+                missing = [f for f in schema if f.name not in existing]
+                if missing:
+                    probe = pa.schema(missing).empty_table()
+                    self._con.register("__probe", probe)
+                    types = dict(
+                        self._con.execute(
+                            "SELECT column_name, column_type FROM (DESCRIBE __probe)"
+                        ).fetchall()
+                    )
+                    self._con.unregister("__probe")
+                    for f in missing:
+                        self._con.execute(
+                            f"ALTER TABLE {_quote(name)} ADD COLUMN {_quote(f.name)} {types[f.name]}"
+                        )
+            self._known[name] = {f.name for f in schema}
+
+    def get_state(self, key: StateKey) -> dict[str, Any]:
+        with self._lock:
+            row = self._con.execute(
+                f"SELECT state FROM {STATE_TABLE} WHERE connector = ? AND stream = ? AND connection_id = ?",
+                [key.connector, key.stream, key.connection_id],
+            ).fetchone()
+        return orjson.loads(row[0]) if row else {}
+
+    def _load(self, batch: Batch) -> LoadCounts:
+        table = _quote(batch.table)
+        rows = _dedupe_last(batch.rows, batch.key) if batch.disposition == "merge" else batch.rows
+        self._con.register("__batch", rows)
+        try:
+            if batch.disposition == "append":
+                self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM __batch")
+                return LoadCounts(inserted=rows.num_rows)
+            match = " AND ".join(f"t.{_quote(k)} = b.{_quote(k)}" for k in batch.key)
+            deleted = self._con.execute(f"DELETE FROM {table} t USING __batch b WHERE {match}").fetchone()
+            updated = int(deleted[0]) if deleted else 0
+            self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM __batch")
+            return LoadCounts(inserted=rows.num_rows - updated, updated=updated)
+        finally:
+            self._con.unregister("__batch")
+
+    def commit(self, batches: list[Batch], key: StateKey, state: dict[str, Any]) -> LoadCounts:
+        counts = LoadCounts()
+        with self._lock:
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                for batch in batches:
+                    if batch.rows.num_rows:
+                        counts.add(self._load(batch))
+                self._con.execute(
+                    f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, ?, ?, ?, ?)",
+                    [
+                        key.connector,
+                        key.stream,
+                        key.connection_id,
+                        orjson.dumps(state).decode(),
+                        datetime.now(UTC),
+                    ],
+                )
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+        return counts
+
+    def record_run(self, run: RunRecord) -> None:
+        with self._lock:
+            self._con.execute(
+                f"INSERT OR REPLACE INTO {RUNS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    run.run_id,
+                    run.connector,
+                    run.stream,
+                    run.connection_id,
+                    run.started_at,
+                    run.finished_at,
+                    run.status,
+                    run.error,
+                    orjson.dumps(run.stats).decode(),
+                ],
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()

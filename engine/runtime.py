@@ -1,0 +1,134 @@
+"""One connector run's fixed parts, built once: connection, template context, auth, HTTP client.
+
+Requests are rendered here, once per stream slice (run, partition or parent record),
+never per record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+import jsonschema
+
+from .auth import build_auth
+from .errors import ConfigError
+from .http import HttpClient, PreparedRequest
+from .pages import RequestPatch
+from .redact import Redactor
+from .spec.loader import LoadedConnector, missing_env
+from .spec.models import StreamSpec
+from .templating import CompiledTemplate, compile_template, render_value
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Who the data belongs to: an id and its validated config."""
+
+    id: str = "default"
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # config may hold tokens
+        return f"Connection(id={self.id!r}, config_keys={sorted(self.config)})"
+
+
+def check_config(loaded: LoadedConnector, config: Mapping[str, Any]) -> None:
+    validator = jsonschema.Draft202012Validator(loaded.spec.config)
+    errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.path))
+    if errors:
+        lines = "; ".join(f"{'.'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors[:5])
+        raise ConfigError(
+            f"{loaded.spec.name}: connection config does not match the spec's config schema: {lines}"
+        )
+
+
+class ConnectorRuntime:
+    """Holds what every stream of one connector run shares."""
+
+    def __init__(
+        self,
+        loaded: LoadedConnector,
+        connection: Connection,
+        *,
+        environ: Mapping[str, str],
+        rewrite_base_url: Callable[[str], str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ):
+        spec = loaded.spec
+        self.loaded = loaded
+        self.spec = spec
+        self.connection = connection
+        missing = missing_env(spec, environ)
+        if missing:
+            raise ConfigError(
+                f"{spec.name}: env var(s) {', '.join(missing)} must be set to sync this connector"
+            )
+        check_config(loaded, connection.config)
+        env = {name: environ[name] for name in spec.env if name in environ}
+        self.now = datetime.now(UTC)
+        self.context: dict[str, Any] = {
+            "config": connection.config,
+            "env": env,
+            "secrets": env,
+            "connection": {"id": connection.id},
+            "now": self.now,
+        }
+        self._templates: dict[str, CompiledTemplate] = {}
+        base_url = compile_template(spec.base_url).render(self.context)
+        self.base_url = rewrite_base_url(base_url) if rewrite_base_url else base_url
+        auth = build_auth(spec.auth, self.context)
+        self.redactor = Redactor([*env.values(), *auth.secrets()])
+        self._headers = {
+            k: str(render_value(v, self._templates, self.context)) for k, v in spec.http.headers.items()
+        }
+        kwargs: dict[str, Any] = {"auth": auth, "redactor": self.redactor, "transport": transport}
+        if sleep is not None:
+            kwargs["sleep"] = sleep
+        self.client = HttpClient(spec.http, **kwargs)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(
+        self,
+        stream: StreamSpec,
+        *,
+        state: Mapping[str, Any] | None = None,
+        parent: Any = None,
+        partition: Any = None,
+    ) -> PreparedRequest:
+        """Render a stream's request for one slice."""
+        context = {**self.context, "state": dict(state or {}), "parent": parent, "partition": partition}
+        spec = stream.request
+        path = render_value(spec.path, self._templates, context)
+        url = (
+            path
+            if path.startswith(("http://", "https://"))
+            else self.base_url.rstrip("/") + "/" + path.lstrip("/")
+        )
+        return PreparedRequest(
+            method=spec.method,
+            url=url,
+            params={k: render_value(v, self._templates, context) for k, v in spec.params.items()},
+            headers={
+                **self._headers,
+                **{k: render_value(v, self._templates, context) for k, v in spec.headers.items()},
+            },
+            json=render_value(spec.json_body, self._templates, context)
+            if spec.json_body is not None
+            else None,
+        )
+
+
+def apply_patch(base: PreparedRequest, patch: RequestPatch) -> PreparedRequest:
+    """The request for one page: a next URL replaces URL and params; params and JSON merge in."""
+    json_body = {**(base.json or {}), **patch.json} if (base.json is not None or patch.json) else None
+    if patch.url:
+        return PreparedRequest(base.method, urljoin(base.url, patch.url), {}, base.headers, json_body)
+    params = {**base.params, **patch.params} if patch.params else base.params
+    return PreparedRequest(base.method, base.url, params, base.headers, json_body)

@@ -1,0 +1,37 @@
+"""Providers' paging protocols, one small class each, as the providers document them.
+
+A protocol serves one fixture leaf (a `Snapshot`) for one request (a `Call`). It never reads
+the connector's own paging settings: a connector that pages wrongly fails here as it would
+in production. Parameters a provider would refuse raise `BadRequest`, rendered in the
+provider's error shape (`error_shapes.py`). Every protocol also takes the options `errors`
+(an error shape name) and `id_field` (record path of the id, default 'id').
+
+The registry maps the `protocol:` name of a sandbox route to its class.
+"""
+
+from engine.sandbox.protocols.base import BadRequest, Protocol
+from engine.sandbox.protocols.generic import LinkHeader, OffsetLimit, PageNumber, Single
+from engine.sandbox.protocols.google import GooglePageToken
+from engine.sandbox.protocols.graph import GraphCursor
+from engine.sandbox.protocols.notion import NotionPostCursor
+from engine.sandbox.protocols.paypal import PayPalPages
+from engine.sandbox.protocols.slack import SlackCursor
+from engine.sandbox.protocols.stripe import StripeList
+
+PROTOCOLS: dict[str, type[Protocol]] = {
+    cls.name: cls
+    for cls in (
+        StripeList,
+        GooglePageToken,
+        GraphCursor,
+        PayPalPages,
+        NotionPostCursor,
+        LinkHeader,
+        OffsetLimit,
+        PageNumber,
+        SlackCursor,
+        Single,
+    )
+}
+
+__all__ = ["PROTOCOLS", "BadRequest", "Protocol"]

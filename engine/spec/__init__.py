@@ -1,0 +1,1 @@
+"""The connector spec: models and loader."""

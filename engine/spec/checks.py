@@ -1,0 +1,113 @@
+"""Checks of meaning that the models alone cannot make: templates, models, parents, fixtures."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..mapping import MappingError, RowMapper
+from ..models import ModelSpec, load_models
+from ..templating import CONNECTOR_NAMES, check_template
+from .models import ConnectorSpec, StreamSpec
+from .yaml_nodes import Path as DataPath
+
+Problem = tuple[DataPath, str]
+
+
+def _templates(value: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _templates(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _templates(item, (*path, i))
+
+
+def _check_templates(value: Any, path: DataPath, allowed: frozenset[str] | set[str]) -> list[Problem]:
+    return [
+        (where, msg) for where, source in _templates(value, path) for msg in check_template(source, allowed)
+    ]
+
+
+def _stream_names(stream: StreamSpec) -> set[str]:
+    names = set(CONNECTOR_NAMES) | {"state"}
+    if stream.parent:
+        names.add("parent")
+    if stream.partitions:
+        names.add("partition")
+    return names
+
+
+def _check_stream(
+    spec: ConnectorSpec, name: str, stream: StreamSpec, models: dict[str, ModelSpec]
+) -> list[Problem]:
+    at: DataPath = ("streams", name)
+    request = stream.request.model_dump(by_alias=True, exclude_none=True)
+    problems = _check_templates(request, (*at, "request"), _stream_names(stream))
+    if stream.parent:
+        parent = stream.parent.stream
+        if parent not in spec.streams:
+            guess = difflib.get_close_matches(parent, list(spec.streams), n=1)
+            hint = f"; did you mean '{guess[0]}'?" if guess else ""
+            problems.append(((*at, "parent", "stream"), f"parent stream '{parent}' is not defined{hint}"))
+        elif parent == name:
+            problems.append(((*at, "parent", "stream"), "a stream cannot be its own parent"))
+    if stream.into is None:
+        if stream.fields:
+            problems.append(((*at, "fields"), "fields given but no 'into' model to map them into"))
+        return problems
+    model = models.get(stream.into)
+    if model is None:
+        guess = difflib.get_close_matches(stream.into, list(models), n=1)
+        hint = f"; did you mean '{guess[0]}'?" if guess else ""
+        problems.append(((*at, "into"), f"model '{stream.into}' does not exist in schemas/models/{hint}"))
+        return problems
+    try:
+        RowMapper(model, stream.mapped_fields(), spec.name)
+    except MappingError as exc:
+        problems.append(((*at, "fields"), str(exc)))
+    if stream.disposition == "merge":
+        unmapped = [k for k in model.primary_key if k not in stream.mapped_fields()]
+        if unmapped:
+            problems.append(
+                ((*at, "fields"), f"merge needs the model's key column(s) mapped: {', '.join(unmapped)}")
+            )
+    return problems
+
+
+def _parent_cycles(spec: ConnectorSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    for name in spec.streams:
+        seen = [name]
+        current = spec.streams[name]
+        while current.parent and current.parent.stream in spec.streams:
+            nxt = current.parent.stream
+            if nxt in seen:
+                chain = " -> ".join([*seen, nxt])
+                problems.append((("streams", name, "parent"), f"parent streams form a cycle: {chain}"))
+                break
+            seen.append(nxt)
+            current = spec.streams[nxt]
+    return problems
+
+
+def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = None) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _check_templates(spec.base_url, ("base_url",), CONNECTOR_NAMES)
+    problems += _check_templates(spec.auth.model_dump(), ("auth",), CONNECTOR_NAMES)
+    problems += _check_templates(spec.http.headers, ("http", "headers"), CONNECTOR_NAMES)
+    models = load_models(models_dir) if models_dir else load_models()
+    for name, stream in spec.streams.items():
+        problems += _check_stream(spec, name, stream, models)
+    problems += _parent_cycles(spec)
+    if spec.sandbox:
+        for i, route in enumerate(spec.sandbox.routes):
+            if not (path.parent / route.fixture).is_file():
+                problems.append(
+                    (("sandbox", "routes", i, "fixture"), f"fixture file '{route.fixture}' does not exist")
+                )
+    return problems

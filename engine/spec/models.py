@@ -1,0 +1,386 @@
+"""The connector spec: typed models that a `connectors/*.yaml` file is parsed into.
+
+These models are the single source of truth: `schemas/connector.schema.json` is
+generated from them (`manifold schema`), and every field's description lands in the
+editor's autocomplete. Unknown keys are errors (`extra="forbid"`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Template = Annotated[str, Field(description="A Jinja2 template string, e.g. '{{ env.STRIPE_SECRET_KEY }}'.")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- auth
+
+
+class NoAuth(_Strict):
+    """No credentials are sent."""
+
+    type: Literal["none"]
+
+
+class ApiKeyAuth(_Strict):
+    """An API key sent in a header or a query parameter."""
+
+    type: Literal["api_key"]
+    key: Template = Field(description="The key's value (template).")
+    header: str | None = Field(None, description="Header to send the key in, e.g. 'X-API-Key'.")
+    query: str | None = Field(None, description="Query parameter to send the key in, e.g. 'api_key'.")
+    prefix: str = Field("", description="Text put before the key, e.g. 'Token '.")
+
+
+class BearerAuth(_Strict):
+    """`Authorization: Bearer <token>`."""
+
+    type: Literal["bearer"]
+    token: Template = Field(description="The token (template), e.g. '{{ env.STRIPE_SECRET_KEY }}'.")
+
+
+class BasicAuth(_Strict):
+    """HTTP basic auth: `Authorization: Basic base64(username:password)`."""
+
+    type: Literal["basic"]
+    username: Template
+    password: Template = ""
+
+
+AuthSpec = Annotated[NoAuth | ApiKeyAuth | BearerAuth | BasicAuth, Field(discriminator="type")]
+
+
+# ---------------------------------------------------------------- http policy
+
+
+def _default_retry_statuses() -> list[int | Literal["5xx"]]:
+    return [429, "5xx"]
+
+
+class RetryPolicy(_Strict):
+    """When and how often a failed request is retried (exponential backoff with full jitter)."""
+
+    max_attempts: int = Field(5, ge=1, le=20, description="Attempts in all, the first included.")
+    backoff: float = Field(0.5, ge=0, description="Base delay in seconds; doubles on each attempt.")
+    max_backoff: float = Field(30.0, ge=0, description="Largest delay between attempts, in seconds.")
+    statuses: list[int | Literal["5xx"]] = Field(
+        default_factory=_default_retry_statuses,
+        description="Statuses that are retried; '5xx' means every server error. Timeouts and "
+        "connection errors are always retried.",
+    )
+
+
+class HttpPolicy(_Strict):
+    """How the engine talks to the provider."""
+
+    rate_limit: float | None = Field(None, gt=0, description="Requests per second, per connector run.")
+    concurrency: int = Field(8, ge=1, le=256, description="Most requests in flight at once (substreams).")
+    timeout: float = Field(30.0, gt=0, description="Seconds before a request times out.")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    page_cap: int = Field(100_000, ge=1, description="Most pages one stream reads in one run.")
+    headers: dict[str, Template] = Field(default_factory=dict, description="Headers sent on every request.")
+
+
+# ---------------------------------------------------------------- requests
+
+
+class RequestSpec(_Strict):
+    """One HTTP request, templated. Rendered once per stream run, partition or parent record."""
+
+    method: Literal["GET", "POST"] = "GET"
+    path: Template = Field(description="Path after base_url, e.g. '/v1/invoices' (template).")
+    params: dict[str, Template | int | float | bool] = Field(default_factory=dict)
+    headers: dict[str, Template] = Field(default_factory=dict)
+    json_body: dict[str, Any] | None = Field(
+        None, alias="json", description="JSON body for POST requests; string values are templates."
+    )
+
+
+# ---------------------------------------------------------------- pagination
+
+
+class NoPaging(_Strict):
+    """One request, one page."""
+
+    type: Literal["none"]
+
+
+class BodyCursorPaging(_Strict):
+    """A cursor read from the response body is sent as a query parameter.
+
+    Slack: `{"response_metadata": {"next_cursor": "dGVhbTpDMDYx"}}` -> `?cursor=dGVhbTpDMDYx`.
+    """
+
+    type: Literal["body_cursor"]
+    cursor: str = Field(
+        description="Path of the next cursor in the body, e.g. 'response_metadata.next_cursor'."
+    )
+    param: str = Field(description="Query parameter to send it in, e.g. 'cursor'.")
+    more: str | None = Field(
+        None, description="Path of a boolean that says more pages exist, e.g. 'has_more'."
+    )
+
+
+class LastRecordCursorPaging(_Strict):
+    """The last record's field is sent as the cursor: Stripe `starting_after` + `has_more`."""
+
+    type: Literal["last_record_cursor"]
+    param: str = Field(description="Query parameter, e.g. 'starting_after'.")
+    field: str = Field("id", description="Field of the last record, e.g. 'id'.")
+    more: str = Field(description="Path of the boolean that says more pages exist, e.g. 'has_more'.")
+
+
+class PageTokenPaging(_Strict):
+    """Google's next-page token: `nextPageToken` in the body -> `?pageToken=`."""
+
+    type: Literal["page_token"]
+    token: str = Field("nextPageToken", description="Path of the next token in the body.")
+    param: str = Field("pageToken", description="Query parameter to send it in.")
+
+
+class NextUrlPaging(_Strict):
+    """A full next-page URL in the body: Graph API `paging.next`, PayPal `links[rel=next].href`.
+
+    The path may select from a list by a key: `links[rel=next].href`.
+    """
+
+    type: Literal["next_url"]
+    path: str = Field(description="Path of the next URL in the body, e.g. 'paging.next'.")
+
+
+class LinkHeaderPaging(_Strict):
+    """RFC 8288 `Link: <https://...>; rel="next"` header."""
+
+    type: Literal["link_header"]
+    rel: str = "next"
+
+
+class OffsetPaging(_Strict):
+    """Offset and limit parameters; stops on a short page, an empty page or the total."""
+
+    type: Literal["offset"]
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    limit: int = Field(100, ge=1)
+    total: str | None = Field(None, description="Path of the total record count in the body, if any.")
+
+
+class PageNumberPaging(_Strict):
+    """Page number parameter; stops on the total pages, a short page or an empty page."""
+
+    type: Literal["page_number"]
+    param: str = "page"
+    start: int = Field(1, description="Number of the first page.")
+    size_param: str | None = Field(None, description="Page size parameter, e.g. 'page_size'.")
+    size: int = Field(100, ge=1)
+    total_pages: str | None = Field(None, description="Path of the total page count in the body, if any.")
+
+
+class BodyCursorPostPaging(_Strict):
+    """A cursor sent in a POST JSON body: Notion `start_cursor` / `next_cursor` + `has_more`."""
+
+    type: Literal["post_body_cursor"]
+    cursor: str = Field(description="Path of the next cursor in the response body, e.g. 'next_cursor'.")
+    body_field: str = Field(description="Field of the request JSON body to send it in, e.g. 'start_cursor'.")
+    more: str | None = Field(None, description="Path of the boolean that says more pages exist.")
+
+
+PagingSpec = Annotated[
+    NoPaging
+    | BodyCursorPaging
+    | LastRecordCursorPaging
+    | PageTokenPaging
+    | NextUrlPaging
+    | LinkHeaderPaging
+    | OffsetPaging
+    | PageNumberPaging
+    | BodyCursorPostPaging,
+    Field(discriminator="type"),
+]
+
+
+# ---------------------------------------------------------------- incremental
+
+
+class CursorIncremental(_Strict):
+    """Records carry a cursor field (timestamp or integer); its high-water mark is sent next time.
+
+    Stripe: `incremental: {type: cursor, field: created, param: "created[gte]"}`.
+    """
+
+    type: Literal["cursor"]
+    field: str = Field(description="Record path of the cursor value, e.g. 'created'.")
+    param: str = Field(description="Query parameter that takes the stored value, e.g. 'created[gte]'.")
+    lookback: int = Field(
+        0, ge=0, description="Subtracted from the stored value (same unit) to catch late writes."
+    )
+    format: Literal["raw", "unix_seconds", "iso"] = Field(
+        "raw", description="How the stored value is sent: as read, or converted to unix seconds or ISO 8601."
+    )
+
+
+class ServerTokenIncremental(_Strict):
+    """The provider hands out a token for the next incremental sync.
+
+    Google Calendar: `nextSyncToken` on the last page, sent back as `syncToken`; 410 means
+    the token expired and a full sync is needed.
+    """
+
+    type: Literal["server_token"]
+    token: str = Field(description="Body path of the token on the last page, e.g. 'nextSyncToken'.")
+    param: str = Field(description="Query parameter to send it in, e.g. 'syncToken'.")
+    expired_status: list[int] = Field(
+        default_factory=lambda: [410], description="Statuses that mean the token expired: run a full sync."
+    )
+    drop_params: list[str] = Field(
+        default_factory=list, description="Request params the provider forbids together with the token."
+    )
+
+
+IncrementalSpec = Annotated[CursorIncremental | ServerTokenIncremental, Field(discriminator="type")]
+
+
+# ---------------------------------------------------------------- extraction and mapping
+
+
+class RecordFilter(_Strict):
+    """Keep only records whose field matches. Evaluated as plain Python, never a template."""
+
+    field: str
+    equals: Any = None
+    not_equals: Any = None
+    in_: list[Any] | None = Field(None, alias="in")
+    not_in: list[Any] | None = None
+
+
+class ParentSpec(_Strict):
+    """Run this stream once per record of another stream (a substream)."""
+
+    stream: str = Field(description="Name of the parent stream in this connector.")
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Columns filled from the parent record: column -> parent path, e.g. {calendar_id: id}.",
+    )
+
+
+class PartitionSpec(_Strict):
+    """Run this stream once per value of a list in the connection config (e.g. calendar ids)."""
+
+    config: str = Field(description="Key of a list in the connection config, e.g. 'calendar_ids'.")
+    field: str | None = Field(None, description="Column that receives the partition value, if any.")
+
+
+class FieldMapping(_Strict):
+    """One column: a record path, an optional typed transform, and a default."""
+
+    path: str | None = Field(
+        None, description="Dotted record path, e.g. 'customer.email' or 'lines.data.0.id'."
+    )
+    as_: str | None = Field(None, alias="as", description="Transform name, e.g. 'unix_seconds', 'cents'.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Transform arguments.")
+    value: Any = Field(None, description="A constant (with as: constant or without a path).")
+    coalesce: list[str] | None = Field(None, description="Paths tried in order; the first non-null wins.")
+    default: Any = None
+
+
+class StreamSpec(_Strict):
+    """A stream: requests -> pages -> records -> rows of one model."""
+
+    description: str = ""
+    request: RequestSpec
+    records: str = Field(
+        "", description="Body path of the record list, e.g. 'data'; empty means the body is one record."
+    )
+    filter: RecordFilter | None = None
+    primary_key: list[str] = Field(default_factory=lambda: ["id"], description="Record paths of the key.")
+    paging: PagingSpec = Field(default_factory=lambda: NoPaging(type="none"))
+    incremental: IncrementalSpec | None = None
+    parent: ParentSpec | None = None
+    partitions: PartitionSpec | None = None
+    into: str | None = Field(
+        None, description="Model (table) the rows go into; none for a parent-only stream."
+    )
+    disposition: Literal["merge", "append"] = "merge"
+    fields: dict[str, str | FieldMapping] = Field(
+        default_factory=dict, description="Column -> path or mapping."
+    )
+
+    def slice_columns(self) -> list[str]:
+        """Columns filled once per slice: from the parent record or the partition value."""
+        columns = list(self.parent.fields) if self.parent else []
+        if self.partitions and self.partitions.field:
+            columns.append(self.partitions.field)
+        return columns
+
+    def mapped_fields(self) -> dict[str, str | FieldMapping]:
+        """`fields` plus the slice columns (filled per page by the engine, not per record)."""
+        placeholder = FieldMapping.model_validate({"as": "constant", "args": {"value": None}})
+        extra: dict[str, str | FieldMapping] = {
+            c: placeholder for c in self.slice_columns() if c not in self.fields
+        }
+        return {**self.fields, **extra}
+
+
+# ---------------------------------------------------------------- sandbox
+
+
+class SandboxRoute(_Strict):
+    """One emulated endpoint: a provider paging protocol serving a fixture file."""
+
+    path: str = Field(description="Path served, with {placeholders}, e.g. '/v1/invoices'.")
+    method: Literal["GET", "POST"] = "GET"
+    protocol: str = Field(description="Provider protocol, e.g. 'stripe_list', 'google_page_token'.")
+    fixture: str = Field(description="JSON file, relative to the connector file.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Protocol options, e.g. kind.")
+
+
+class SandboxSpec(_Strict):
+    """How the offline sandbox emulates this provider."""
+
+    env: dict[str, str] = Field(default_factory=dict, description="Env values used in sandbox runs.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Connection config used in sandbox runs."
+    )
+    require_headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers every request must carry, else 401 (checks auth)."
+    )
+    routes: list[SandboxRoute] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- connector
+
+
+class ConnectorSpec(_Strict):
+    """A provider: one file in connectors/."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Identifier, snake_case.")
+    title: str
+    docs: str = Field(description="URL of the provider's API documentation.")
+    flag: str | None = Field(
+        None, description="Feature-flag env var; the connector is off unless it is truthy."
+    )
+    env: list[str] = Field(default_factory=list, description="Env vars the connector needs when enabled.")
+    config: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object"},
+        description="JSON Schema of the per-connection config.",
+    )
+    base_url: Template
+    auth: AuthSpec = Field(default_factory=lambda: NoAuth(type="none"))
+    http: HttpPolicy = Field(default_factory=HttpPolicy)
+    schedule: str | None = Field(None, description="Cron for scheduled syncs, or none for manual.")
+    streams: dict[str, StreamSpec]
+    sandbox: SandboxSpec | None = None
+    webhooks: dict[str, Any] | None = Field(None, description="Reserved for the webhook receiver.")
+    actions: dict[str, Any] | None = Field(None, description="Reserved for outbound actions.")
+
+    @field_validator("streams")
+    @classmethod
+    def _at_least_one(cls, v: dict[str, StreamSpec]) -> dict[str, StreamSpec]:
+        if not v:
+            raise ValueError("a connector needs at least one stream")
+        return v

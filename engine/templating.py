@@ -1,0 +1,140 @@
+"""Jinja2 templates for spec values, sandboxed and strict, compiled once per spec.
+
+Names available in templates (and nowhere else):
+
+| name         | what it holds                                                     |
+|--------------|-------------------------------------------------------------------|
+| `config`     | the connection's config (validated against the spec's JSON Schema) |
+| `env`        | the connector's declared env vars (`env:` list) only               |
+| `secrets`    | the same as `env` (reads better for keys and tokens)               |
+| `connection` | `{id, ...}` of the connection being synced                         |
+| `state`      | the stream slice's saved state (`cursor`, `token`)                 |
+| `parent`     | the parent record, in a substream                                  |
+| `partition`  | the partition value, in a partitioned stream                      |
+| `now`        | the run's start time (UTC datetime)                               |
+
+Templates are rendered once per stream run, partition or parent record: never per
+record or per field. A string without `{{` or `{%` is a constant and is never rendered.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import TemplateError
+
+CONNECTOR_NAMES = frozenset({"config", "env", "secrets", "connection", "now"})
+REQUEST_NAMES = CONNECTOR_NAMES | {"state", "parent", "partition"}
+
+
+def _unix_seconds(value: Any) -> int:
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, str):
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+    return int(value)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, UTC)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return str(value)
+
+
+def _b64(value: Any) -> str:
+    return base64.b64encode(str(value).encode()).decode()
+
+
+def _environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env.filters["unix_seconds"] = _unix_seconds
+    env.filters["iso"] = _iso
+    env.filters["b64encode"] = _b64
+    return env
+
+
+_ENV = _environment()
+
+
+def is_template(source: str) -> bool:
+    return "{{" in source or "{%" in source
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    """A compiled template; `render(context)` returns a string."""
+
+    source: str
+    _template: Any = None
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        if self._template is None:
+            return self.source
+        try:
+            return str(self._template.render(context))
+        except UndefinedError as exc:
+            raise TemplateError(f"template {self.source!r}: {exc.message}") from None
+        except Exception as exc:  # a filter failing on a value
+            raise TemplateError(f"template {self.source!r}: {type(exc).__name__}: {exc}") from None
+
+
+def undeclared_names(source: str) -> set[str]:
+    """Top-level names a template reads (raises TemplateSyntaxError)."""
+    return set(meta.find_undeclared_variables(_ENV.parse(source)))
+
+
+def unknown_filters(source: str) -> set[str]:
+    tree = _ENV.parse(source)
+    return {f.name for f in tree.find_all(nodes.Filter) if f.name not in _ENV.filters}
+
+
+def compile_template(source: str) -> CompiledTemplate:
+    """Compile once; a constant string is kept as is."""
+    if not is_template(source):
+        return CompiledTemplate(source)
+    try:
+        return CompiledTemplate(source, _ENV.from_string(source))
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template {source!r}: {exc.message}") from None
+
+
+def check_template(source: str, allowed: frozenset[str] | set[str]) -> list[str]:
+    """Problems with a template: syntax errors, names outside `allowed`, unknown filters."""
+    if not is_template(source):
+        return []
+    try:
+        names = undeclared_names(source)
+        filters = unknown_filters(source)
+    except TemplateSyntaxError as exc:
+        return [f"template syntax error: {exc.message}"]
+    problems = [
+        f"undefined name '{name}' in template; available here: {', '.join(sorted(allowed))}"
+        for name in sorted(names - set(allowed))
+    ]
+    problems += [
+        f"unknown filter '{name}'; available: {', '.join(sorted(_ENV.filters))}" for name in sorted(filters)
+    ]
+    return problems
+
+
+def render_value(value: Any, compiled: dict[str, CompiledTemplate], context: Mapping[str, Any]) -> Any:
+    """Render templates inside a JSON-like value (strings only; other values pass through)."""
+    if isinstance(value, str):
+        template = compiled.get(value)
+        if template is None:
+            template = compiled.setdefault(value, compile_template(value))
+        return template.render(context)
+    if isinstance(value, dict):
+        return {k: render_value(v, compiled, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, compiled, context) for v in value]
+    return value
