@@ -105,7 +105,10 @@ def sync(
     print_summary(results)
     failed = [r for r in results if not r.ok]
     if failed:
-        raise _fail(f"{failed[0].connector}.{failed[0].stream}: {failed[0].error}")
+        first = failed[0]
+        where = f"{first.connector}.{first.stream}"
+        error = first.error or "failed"
+        raise _fail(error if error.startswith(where) else f"{where}: {error}")
 
 
 @app.command()

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from .errors import ManifoldError, ResponseError, StreamError
 from .incremental import build_incremental
 from .mapping import compile_filter
@@ -136,7 +138,7 @@ class StreamReader:
         while True:
             guard.check(patch)
             request = apply_patch(base, patch)
-            url = runtime.redactor(request.url)
+            url = runtime.redactor(str(httpx.URL(request.url).copy_merge_params(request.params)))
             try:
                 response = client.send(request, ok_statuses=expired_ok)
                 if response.status_code in expired_ok:

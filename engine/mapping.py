@@ -401,18 +401,42 @@ class RowMapper:
     def __repr__(self) -> str:
         return f"RowMapper({self.provider!r} -> {self.model.name!r})"
 
-    def to_arrow(self, records: list[Record], connection_id: str, synced_at: datetime) -> pa.Table:
-        """Map a page of records into a table with `self.schema` (model columns, then system columns)."""
+    def to_arrow(
+        self,
+        records: list[Record],
+        connection_id: str,
+        synced_at: datetime,
+        page_values: Mapping[str, Any] | None = None,
+    ) -> pa.Table:
+        """Map a page of records into a table with `self.schema` (model columns, then system columns).
+
+        `page_values` fills columns that hold one value for the whole page, e.g. a substream's
+        `calendar_id` from its parent record; they override the column's mapping.
+        """
         if synced_at.tzinfo is None:
             synced_at = synced_at.replace(tzinfo=UTC)
+        page_values = page_values or {}
+        for name in page_values:
+            if name not in self.model.columns:
+                raise ValueError(
+                    f"page value for unknown column {name!r} of {self.model.name!r}"
+                    f"{did_you_mean(name, self.model.columns)}"
+                )
         count = len(records)
         arrays: list[pa.Array] = []
         for column in self._plan:
-            try:
-                array = column.array(records)
-            except Exception as exc:
-                raise self._explain(column, records, exc) from None
-            if array.null_count and column.name in self._key_names:
+            if column.name in page_values:
+                array = self._page_array(column, page_values[column.name], count)
+            else:
+                try:
+                    array = column.array(records)
+                except Exception as exc:
+                    raise self._explain(column, records, exc) from None
+            if (
+                array.null_count
+                and column.name in self._key_names
+                and (column.constant is _UNSET or column.name in page_values)  # else the caller fills it
+            ):
                 index = array.to_pylist().index(None)
                 raise CastError(
                     self.model.name, column.name, column.source, index, "", "primary key column is null"
@@ -421,8 +445,17 @@ class RowMapper:
         arrays.append(pa.repeat(pa.scalar(self.provider, pa.string()), count))
         arrays.append(pa.repeat(pa.scalar(connection_id, pa.string()), count))
         arrays.append(pa.repeat(pa.scalar(synced_at, self.schema.field(SYNCED_AT_COLUMN).type), count))
-        arrays.append(pa.array([_dumps(r) for r in records], pa.string()))
+        arrays.append(_raw_array(records))
         return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def _page_array(self, column: _Column, value: Any, count: int) -> pa.Array:
+        try:
+            value = column.coerce(value)
+            if value is None:
+                return pa.nulls(count, column.spec.arrow_type)
+            return pa.repeat(pa.scalar(value, column.spec.arrow_type), count)
+        except (ValueError, pa.ArrowException) as exc:
+            raise CastError(self.model.name, column.name, "page value", None, "", _reason(exc)) from None
 
     def _explain(self, column: _Column, records: list[Record], exc: Exception) -> CastError:
         """Find the first record the column fails on and say why, in words."""
@@ -456,8 +489,14 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _dumps(record: Any) -> bytes:
-    return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS, default=str)
+def _raw_array(records: list[Record]) -> pa.Array:
+    """`_raw`: each record as JSON (orjson's output is UTF-8, which Arrow takes as is)."""
+    dumps = orjson.dumps
+    try:
+        return pa.array([dumps(r) for r in records], pa.string())
+    except TypeError:  # rare: non-string keys or values JSON can't hold, e.g. a Decimal
+        option = orjson.OPT_NON_STR_KEYS
+        return pa.array([dumps(r, option=option, default=str) for r in records], pa.string())
 
 
 def _compile_column(

@@ -91,9 +91,9 @@ class ColumnSpec(BaseModel):
         if value not in COLUMN_TYPES:
             raise PydanticCustomError(
                 "column_type",
-                "unknown column type {value!r}{hint}; expected one of: {types}",
+                "unknown column type {value}{hint}; expected one of: {types}",
                 {
-                    "value": value,
+                    "value": repr(value),
                     "hint": did_you_mean(str(value), COLUMN_TYPES),
                     "types": ", ".join(COLUMN_TYPES),
                 },
@@ -132,9 +132,9 @@ class ModelSpec(BaseModel):
             if not isinstance(name, str) or not re.fullmatch(_NAME, name):
                 raise PydanticCustomError(
                     "column_name",
-                    "column name {name!r} must be snake_case and not start with '_' "
+                    "column name {name} must be snake_case and not start with '_' "
                     "(system columns are added by the engine)",
-                    {"name": name, "loc": ("columns", name)},
+                    {"name": repr(name), "loc": ("columns", name)},
                 )
         return columns
 
@@ -144,9 +144,9 @@ class ModelSpec(BaseModel):
             if column not in self.columns:
                 raise PydanticCustomError(
                     "primary_key",
-                    "primary key column {column!r} is not in columns{hint}",
+                    "primary key column {column} is not in columns{hint}",
                     {
-                        "column": column,
+                        "column": repr(column),
                         "hint": did_you_mean(column, self.columns),
                         "loc": ("primary_key", index),
                     },

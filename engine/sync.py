@@ -69,16 +69,6 @@ def _without_checkpoints(state: dict[str, Any]) -> dict[str, Any]:
     return {k: {sk: sv for sk, sv in v.items() if sk != "checkpoint"} for k, v in state.items()}
 
 
-def _fill(rows: pa.Table, values: dict[str, Any]) -> pa.Table:
-    """Columns that take one value for a whole page (from the parent record or partition)."""
-    for column, value in values.items():
-        index = rows.schema.get_field_index(column)
-        if index >= 0:
-            kind = rows.schema.field(index).type
-            rows = rows.set_column(index, rows.schema.field(index), pa.array([value] * rows.num_rows, kind))
-    return rows
-
-
 class StreamSync:
     """Runs one stream of one connection into the destination."""
 
@@ -143,8 +133,9 @@ class StreamSync:
         try:
             for item in reader.read(slices):
                 if item.records:
-                    rows = self.mapper.to_arrow(item.records, runtime.connection.id, synced_at)
-                    pending.append(_fill(rows, item.values) if item.values else rows)
+                    pending.append(
+                        self.mapper.to_arrow(item.records, runtime.connection.id, synced_at, item.values)
+                    )
                     pending_rows += len(item.records)
                 slices[item.slice_key] = item.state
                 result.pages += 1

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import TemplateError
@@ -92,11 +92,6 @@ def undeclared_names(source: str) -> set[str]:
     return set(meta.find_undeclared_variables(_ENV.parse(source)))
 
 
-def unknown_filters(source: str) -> set[str]:
-    tree = _ENV.parse(source)
-    return {f.name for f in tree.find_all(nodes.Filter) if f.name not in _ENV.filters}
-
-
 def compile_template(source: str) -> CompiledTemplate:
     """Compile once; a constant string is kept as is."""
     if not is_template(source):
@@ -108,20 +103,16 @@ def compile_template(source: str) -> CompiledTemplate:
 
 
 def check_template(source: str, allowed: frozenset[str] | set[str]) -> list[str]:
-    """Problems with a template: syntax errors, names outside `allowed`, unknown filters."""
+    """Problems with a template: syntax errors (incl. unknown filters) and names outside `allowed`."""
     if not is_template(source):
         return []
     try:
-        names = undeclared_names(source)
-        filters = unknown_filters(source)
+        names = undeclared_names(source)  # parsing also rejects unknown filters
     except TemplateSyntaxError as exc:
         return [f"template syntax error: {exc.message}"]
     problems = [
         f"undefined name '{name}' in template; available here: {', '.join(sorted(allowed))}"
         for name in sorted(names - set(allowed))
-    ]
-    problems += [
-        f"unknown filter '{name}'; available: {', '.join(sorted(_ENV.filters))}" for name in sorted(filters)
     ]
     return problems
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any, NoReturn
 
 import orjson
@@ -459,11 +459,16 @@ def cents(exponent: int = 2) -> Converter:
     shift = -exponent
 
     def convert(value: Any) -> Decimal | None:
-        if value.__class__ is not int:
-            value = to_integer(value)
-            if value is None:
-                return None
-        return Decimal(value).scaleb(shift)
+        cls = value.__class__
+        if cls is int:
+            return Decimal(value).scaleb(shift)
+        if cls is str and value.strip().lstrip("+-").isdigit():
+            return Decimal(int(value)).scaleb(shift)
+        if cls is float and value.is_integer():
+            return Decimal(int(value)).scaleb(shift)
+        if value == "":
+            return None
+        _fail("expected whole minor units, e.g. 1999 for 19.99 (use as: decimal for amounts like '19.99')")
 
     def arrow(values: pa.Array) -> pa.Array | None:
         if not pa.types.is_int64(values.type):
@@ -594,25 +599,31 @@ def base64url(errors: str = "strict") -> Convert:
     return convert
 
 
-@transform("header", output="string")
-def header(name: str) -> Convert:
+@transform("header")
+def header(name: str, addresses: bool = False) -> Convert:
     """The value of a named entry in a name/value list; the name is matched in any case.
 
-    Gmail: `{path: payload.headers, as: header, args: {name: Subject}}`.
+    Gmail: `subject: {path: payload.headers, as: header, args: {name: Subject}}`. With
+    `addresses: true` an address header becomes its list of email addresses:
+    `to_addresses: {path: payload.headers, as: header, args: {name: To, addresses: true}}`.
 
-    >>> header("subject")([{"name": "From", "value": "a@b.c"}, {"name": "Subject", "value": "Hi"}])
-    'Hi'
+    >>> headers = [{"name": "Subject", "value": "Hi"}, {"name": "To", "value": "Ada <ada@example.com>, bob@example.com"}]
+    >>> header("subject")(headers), header("to", addresses=True)(headers)
+    ('Hi', ['ada@example.com', 'bob@example.com'])
     """
     wanted = name.lower()
 
     def convert(value: Any) -> Any:
         if value.__class__ is not list:
-            return _fail("expected a list of {name, value} objects")
+            _fail("expected a list of {name, value} objects")
         for item in value:
             if item.__class__ is dict:
                 key = item.get("name")
                 if key.__class__ is str and key.lower() == wanted:
-                    return item.get("value")
+                    found = item.get("value")
+                    if addresses and found is not None:
+                        return [address for _, address in getaddresses([to_string(found)]) if address]
+                    return found
         return None
 
     return convert

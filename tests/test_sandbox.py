@@ -44,7 +44,8 @@ def write(
     for file, value in fixtures.items():
         (folder / file).parent.mkdir(parents=True, exist_ok=True)
         (folder / file).write_text(json.dumps(value))
-    (folder / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    schema_line = "# yaml-language-server: $schema=../schemas/connector.schema.json\n"
+    (folder / f"{name}.yaml").write_text(schema_line + yaml.safe_dump(data))
     return ConnectorSpec.model_validate(data), folder / f"{name}.yaml"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,7 +117,8 @@ class DuckDBDestination:
             self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM __batch")
             return LoadCounts(inserted=rows.num_rows - updated, updated=updated)
         finally:
-            self._con.unregister("__batch")
+            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses; ROLLBACK follows
+                self._con.unregister("__batch")
 
     def commit(self, batches: list[Batch], key: StateKey, state: dict[str, Any]) -> LoadCounts:
         counts = LoadCounts()

@@ -11,19 +11,18 @@ import sys
 import threading
 from pathlib import Path
 
-import yaml
-
 from engine.sandbox.server import Sandbox
+from engine.spec.loader import load_connector
 from engine.spec.models import ConnectorSpec
 
 
 def _load_connectors(directory: Path) -> list[tuple[ConnectorSpec, Path]]:
-    """Every connectors/*.yaml with a sandbox section. (Stand-in until the spec loader lands.)"""
+    """Every connectors/*.yaml with a sandbox section, checked by the spec loader."""
     found = []
     for file in sorted(directory.glob("*.yaml")):
-        spec = ConnectorSpec.model_validate(yaml.safe_load(file.read_text()))
-        if spec.sandbox is not None:
-            found.append((spec, file))
+        loaded = load_connector(file, check_env=False)
+        if loaded.spec.sandbox is not None:
+            found.append((loaded.spec, file))
     return found
 
 
