@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint schema bench clean
+.PHONY: demo test lint schema docs bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,9 @@ lint: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/manifold schema > schemas/connector.schema.json
+
+docs: $(STAMP)
+	$(BIN)/manifold reference > docs/spec-reference.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/sync_throughput.py

@@ -128,9 +128,33 @@ def demo(
 
 
 @app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run, e.g. 'SELECT * FROM invoices LIMIT 5'")],
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default MANIFOLD_WAREHOUSE_URL)")
+    ] = None,
+) -> None:
+    """Run a read-only SQL query on the warehouse and print the result as a table."""
+    from .warehouse_query import run_query
+
+    try:
+        run_query(sql, warehouse)
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
 def schema() -> None:
     """Print the connector JSON Schema (make schema writes it to schemas/)."""
     typer.echo(render_schema(), nl=False)
+
+
+@app.command()
+def reference() -> None:
+    """Print the spec reference in Markdown (make docs writes docs/spec-reference.md)."""
+    from .spec.reference import render_reference
+
+    typer.echo(render_reference(), nl=False)
 
 
 @app.command("sandbox")

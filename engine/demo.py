@@ -32,18 +32,18 @@ def run_demo(warehouse: str | None = None) -> int:
         reporter.close()
     print_summary(results)
     console = Console(width=140)
-    table = Table(title=f"rows per table in {url}")
+    table = Table(title="rows per table")
     table.add_column("table")
     table.add_column("rows", justify="right")
     con = getattr(destination, "connection", None)
-    tables = sorted({r.table for r in results if r.table})
-    for name in tables:
-        count = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] if con is not None else "?"
-        table.add_row(name, f"{count:,}" if isinstance(count, int) else str(count))
+    for name in sorted({r.table for r in results if r.table}):
+        count = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] if con is not None else None
+        table.add_row(name, f"{count:,}" if isinstance(count, int) else "?")
     destination.close()
     console.print(table)
-    console.print(
-        "Next: query it with `duckdb state/warehouse.duckdb` (e.g. SELECT * FROM invoices LIMIT 5), "
-        "sync one connector with `manifold sync stripe --sandbox`, or check specs with `manifold validate`."
-    )
+    console.print(f"Warehouse: {url}")
+    console.print("Next:")
+    console.print('  manifold query "SELECT id, status, amount_due, currency FROM invoices"')
+    console.print("  manifold sync stripe --sandbox        # one connector; run it twice to see incremental")
+    console.print("  manifold validate                     # every spec problem with file:line:column")
     return 1 if any(not r.ok for r in results) else 0

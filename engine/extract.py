@@ -92,8 +92,9 @@ class StreamReader:
     # ------------------------------------------------------------ one slice
 
     def _extract(self, body: Any) -> list[Any]:
-        if self._whole_body:
-            return [body] if body is not None else []
+        if self._whole_body:  # a list body is the records (GitHub); an object body is one record (Gmail get)
+            records = body if isinstance(body, list) else ([body] if body is not None else [])
+            return [r for r in records if self._filter(r)] if self._filter is not None else records
         records = self._records(body)
         if records is None:
             if isinstance(body, dict):

@@ -27,3 +27,11 @@ def test_every_connector_points_editors_at_the_schema_and_matches_it() -> None:
         text = path.read_text()
         assert text.startswith("# yaml-language-server: $schema=../schemas/connector.schema.json"), path
         jsonschema.validate(yaml.safe_load(text), schema)
+
+
+def test_spec_reference_is_up_to_date() -> None:
+    from engine.spec.reference import REFERENCE_PATH, render_reference
+
+    assert REFERENCE_PATH.read_text() == render_reference(), (
+        "docs/spec-reference.md is stale: run `make docs`"
+    )

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..mapping import MappingError, RowMapper
-from ..models import ModelSpec, load_models
+from ..mapping import MappingError, RowMapper, compile_filter
+from ..models import MODELS_DIR, ModelSpec, load_models
 from ..templating import CONNECTOR_NAMES, check_template
 from .models import ConnectorSpec, StreamSpec
 from .yaml_nodes import Path as DataPath
 
 Problem = tuple[DataPath, str]
+
+
+@functools.lru_cache(maxsize=8)
+def _models(directory: Path) -> dict[str, ModelSpec]:
+    """Model files are read once per process, however many specs are checked."""
+    return load_models(directory)
 
 
 def _templates(value: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
@@ -48,6 +55,10 @@ def _check_stream(
     at: DataPath = ("streams", name)
     request = stream.request.model_dump(by_alias=True, exclude_none=True)
     problems = _check_templates(request, (*at, "request"), _stream_names(stream))
+    try:
+        compile_filter(stream.filter)
+    except ValueError as exc:
+        problems.append(((*at, "filter"), str(exc)))
     if stream.parent:
         parent = stream.parent.stream
         if parent not in spec.streams:
@@ -100,7 +111,7 @@ def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = Non
     problems += _check_templates(spec.base_url, ("base_url",), CONNECTOR_NAMES)
     problems += _check_templates(spec.auth.model_dump(), ("auth",), CONNECTOR_NAMES)
     problems += _check_templates(spec.http.headers, ("http", "headers"), CONNECTOR_NAMES)
-    models = load_models(models_dir) if models_dir else load_models()
+    models = _models((models_dir or MODELS_DIR).resolve())
     for name, stream in spec.streams.items():
         problems += _check_stream(spec, name, stream, models)
     problems += _parent_cycles(spec)

@@ -48,8 +48,8 @@ class BasicAuth(_Strict):
     """HTTP basic auth: `Authorization: Basic base64(username:password)`."""
 
     type: Literal["basic"]
-    username: Template
-    password: Template = ""
+    username: Template = Field(description="User name or client id (template).")
+    password: Template = Field("", description="Password or client secret (template).")
 
 
 AuthSpec = Annotated[NoAuth | ApiKeyAuth | BearerAuth | BasicAuth, Field(discriminator="type")]
@@ -81,7 +81,9 @@ class HttpPolicy(_Strict):
     rate_limit: float | None = Field(None, gt=0, description="Requests per second, per connector run.")
     concurrency: int = Field(8, ge=1, le=256, description="Most requests in flight at once (substreams).")
     timeout: float = Field(30.0, gt=0, description="Seconds before a request times out.")
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    retry: RetryPolicy = Field(
+        default_factory=RetryPolicy, description="Which failures are retried, how often."
+    )
     page_cap: int = Field(100_000, ge=1, description="Most pages one stream reads in one run.")
     headers: dict[str, Template] = Field(default_factory=dict, description="Headers sent on every request.")
 
@@ -292,20 +294,27 @@ class StreamSpec(_Strict):
     """A stream: requests -> pages -> records -> rows of one model."""
 
     description: str = ""
-    request: RequestSpec
+    request: RequestSpec = Field(description="The request for the first page of each slice.")
     records: str = Field(
-        "", description="Body path of the record list, e.g. 'data'; empty means the body is one record."
+        "",
+        description="Body path of the record list, e.g. 'data'. Empty: a list body is the records, "
+        "an object body is one record.",
     )
-    filter: RecordFilter | None = None
+    filter: RecordFilter | None = Field(None, description="Keep only the records that match.")
     primary_key: list[str] = Field(default_factory=lambda: ["id"], description="Record paths of the key.")
-    paging: PagingSpec = Field(default_factory=lambda: NoPaging(type="none"))
-    incremental: IncrementalSpec | None = None
-    parent: ParentSpec | None = None
-    partitions: PartitionSpec | None = None
+    paging: PagingSpec = Field(
+        default_factory=lambda: NoPaging(type="none"),
+        description="How the next page is requested (by `type`).",
+    )
+    incremental: IncrementalSpec | None = Field(None, description="How later runs read only what changed.")
+    parent: ParentSpec | None = Field(None, description="Run once per record of another stream.")
+    partitions: PartitionSpec | None = Field(None, description="Run once per value of a config list.")
     into: str | None = Field(
         None, description="Model (table) the rows go into; none for a parent-only stream."
     )
-    disposition: Literal["merge", "append"] = "merge"
+    disposition: Literal["merge", "append"] = Field(
+        "merge", description="merge: upsert on the model's key; append: insert every row."
+    )
     fields: dict[str, str | FieldMapping] = Field(
         default_factory=dict, description="Column -> path or mapping."
     )
@@ -349,7 +358,7 @@ class SandboxSpec(_Strict):
     require_headers: dict[str, str] = Field(
         default_factory=dict, description="Headers every request must carry, else 401 (checks auth)."
     )
-    routes: list[SandboxRoute] = Field(default_factory=list)
+    routes: list[SandboxRoute] = Field(default_factory=list, description="Emulated endpoints.")
 
 
 # ---------------------------------------------------------------- connector
@@ -359,7 +368,7 @@ class ConnectorSpec(_Strict):
     """A provider: one file in connectors/."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Identifier, snake_case.")
-    title: str
+    title: str = Field(description="Human name, e.g. 'Google Calendar'.")
     docs: str = Field(description="URL of the provider's API documentation.")
     flag: str | None = Field(
         None, description="Feature-flag env var; the connector is off unless it is truthy."
@@ -369,12 +378,16 @@ class ConnectorSpec(_Strict):
         default_factory=lambda: {"type": "object"},
         description="JSON Schema of the per-connection config.",
     )
-    base_url: Template
-    auth: AuthSpec = Field(default_factory=lambda: NoAuth(type="none"))
-    http: HttpPolicy = Field(default_factory=HttpPolicy)
+    base_url: Template = Field(description="Root URL of the API (template), e.g. 'https://api.stripe.com'.")
+    auth: AuthSpec = Field(
+        default_factory=lambda: NoAuth(type="none"), description="How requests are authenticated (by `type`)."
+    )
+    http: HttpPolicy = Field(
+        default_factory=HttpPolicy, description="Rate limit, concurrency, retries, page cap."
+    )
     schedule: str | None = Field(None, description="Cron for scheduled syncs, or none for manual.")
-    streams: dict[str, StreamSpec]
-    sandbox: SandboxSpec | None = None
+    streams: dict[str, StreamSpec] = Field(description="Stream name -> how to read it and where it lands.")
+    sandbox: SandboxSpec | None = Field(None, description="How the offline sandbox emulates this provider.")
     webhooks: dict[str, Any] | None = Field(None, description="Reserved for the webhook receiver.")
     actions: dict[str, Any] | None = Field(None, description="Reserved for outbound actions.")
 
