@@ -93,20 +93,18 @@ class StreamReader:
 
     def _extract(self, body: Any) -> list[Any]:
         if self._whole_body:  # a list body is the records (GitHub); an object body is one record (Gmail get)
-            records = body if isinstance(body, list) else ([body] if body is not None else [])
-            return [r for r in records if self._filter(r)] if self._filter is not None else records
-        records = self._records(body)
-        if records is None:
-            if isinstance(body, dict):
-                keys = ", ".join(list(body)[:8])
-                raise ResponseError(
-                    f"records path '{self.stream.records}' is missing; the body has keys: {keys}"
+            records = body if isinstance(body, list) else ([] if body is None else [body])
+        else:
+            records = self._records(body)
+            if records is None:
+                shape = (
+                    f"has keys: {', '.join(list(body)[:8])}"
+                    if isinstance(body, dict)
+                    else f"is {type(body).__name__}"
                 )
-            raise ResponseError(
-                f"records path '{self.stream.records}' is missing; the body is {type(body).__name__}"
-            )
-        if not isinstance(records, list):
-            records = [records]
+                raise ResponseError(f"records path '{self.stream.records}' is missing; the body {shape}")
+            if not isinstance(records, list):
+                records = [records]
         if self._filter is not None:
             records = [r for r in records if self._filter(r)]
         return records
@@ -137,10 +135,10 @@ class StreamReader:
         if run_params and isinstance(incremental, ServerTokenIncremental):
             expired_ok = frozenset(incremental.expired_status)
         while True:
-            guard.check(patch)
             request = apply_patch(base, patch)
             url = runtime.redactor(str(httpx.URL(request.url).copy_merge_params(request.params)))
             try:
+                guard.check(patch)
                 response = client.send(request, ok_statuses=expired_ok)
                 if response.status_code in expired_ok:
                     # The provider says the token expired: a full sync of this slice, on its own.

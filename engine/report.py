@@ -6,6 +6,7 @@ import sys
 import time
 from typing import TextIO
 
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -61,30 +62,20 @@ class Reporter:
 
 
 def summary_table(results: list[StreamResult]) -> Table:
-    table = Table(title="sync summary")
-    for column in (
-        "stream",
-        "table",
-        "pages",
-        "records",
-        "inserted",
-        "updated",
-        "requests",
-        "retries",
-        "seconds",
-        "status",
-    ):
-        table.add_column(column, justify="left" if column in ("stream", "table", "status") else "right")
+    table = Table(title="sync summary", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("stream", no_wrap=True)
+    table.add_column("table", no_wrap=True)
+    for column in ("records", "new", "updated", "retries", "secs"):
+        table.add_column(column, justify="right")
+    table.add_column("status")
     for r in results:
         status = "ok" if r.ok else "[red]failed[/red]"
         table.add_row(
             f"{r.connector}.{r.stream}",
             r.table or "-",
-            f"{r.pages:,}",
             f"{r.records:,}",
             f"{r.counts.inserted:,}",
             f"{r.counts.updated:,}",
-            f"{r.requests:,}",
             str(r.retries),
             f"{r.seconds:.2f}",
             status,
