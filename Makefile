@@ -16,14 +16,14 @@ demo: $(STAMP)
 	$(BIN)/manifold demo
 
 test: $(STAMP)
-	$(BIN)/ruff check engine tests
-	$(BIN)/ruff format --check engine tests
+	$(BIN)/ruff check engine tests bench
+	$(BIN)/ruff format --check engine tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check --fix engine tests
-	$(BIN)/ruff format engine tests
+	$(BIN)/ruff check --fix engine tests bench
+	$(BIN)/ruff format engine tests bench
 	$(BIN)/mypy
 
 schema: $(STAMP)

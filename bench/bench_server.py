@@ -11,6 +11,10 @@ Routes:
   GET /fanout/items         the ids of the fan-out items, Stripe list protocol (limit <= 100).
   GET /fanout/items/{id}    one item, after sleeping --latency seconds.
 
+--impl threaded (the default: ThreadingHTTPServer, HTTP/1.1 keep-alive, TCP_NODELAY) and
+--impl asyncio (raw streams) measured the same within noise on 2 CPUs: about 4.5 s to serve
+100,000 invoices to one httpx client, 5.7 s for 1,000 fan-out children x 50 ms at concurrency 10.
+
 Invoice i is generated from i alone (no memory for 1,000,000 of them) by filling a JSON text
 template that orjson serialised once; its id encodes i, so `starting_after` is O(1).
 """
@@ -503,6 +507,7 @@ def serve_threaded(api: Api, port: int, ready: Callable[[int], None], stop: thre
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
         def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
             path, _, query = self.path.partition("?")
@@ -524,7 +529,12 @@ def serve_threaded(api: Api, port: int, ready: Callable[[int], None], stop: thre
 
     server = Server(("127.0.0.1", port), Handler)
     ready(server.server_address[1])
-    threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
+
+    def stopper() -> None:
+        stop.wait()
+        server.shutdown()
+
+    threading.Thread(target=stopper, daemon=True).start()
     server.serve_forever(poll_interval=0.2)
     server.server_close()
 

@@ -2,8 +2,8 @@
 
     python bench/ceiling_loop.py --url http://127.0.0.1:PORT --db /tmp/x.duckdb [--mode full]
 
-Modes: `fetch` (HTTP only: the server's and httpx's share), `parse` (+ orjson.loads) and
-`full`: the columns that connectors/stripe.yaml `streams.invoices.fields` writes, converted
+Modes: `fetch` (HTTP only: the server's and httpx's share), `parse` (+ orjson.loads),
+`arrow` (+ the columns and Arrow tables, not loaded) and `full`: the columns that connectors/stripe.yaml `streams.invoices.fields` writes, converted
 inline (cents -> Decimal, unix -> datetime, upper, JSON text) plus the raw record as JSON,
 built column-wise into pyarrow Tables and inserted into DuckDB 10,000 rows per transaction.
 Prints one line: `rows=<n> pages=<n> seconds=<s>`.
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--url", required=True, help="server root, e.g. http://127.0.0.1:8765")
     parser.add_argument("--db", type=Path, help="DuckDB file (full mode)")
-    parser.add_argument("--mode", choices=["fetch", "parse", "full"], default="full")
+    parser.add_argument("--mode", choices=["fetch", "parse", "arrow", "full"], default="full")
     parser.add_argument("--batch", type=int, default=10_000)
     args = parser.parse_args(argv)
 
@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     con = None
     if args.mode == "full":
         con = duckdb.connect(str(args.db))
-        con.execute("SET memory_limit = '256MB'")  # as engine/destinations/duckdb.py
+        # the same DuckDB settings as engine/destinations/duckdb.py, so the ceiling is a ceiling
+        con.execute("SET memory_limit = '64MB'")
+        con.execute("SET checkpoint_threshold = '1GB'")
         con.execute("SET preserve_insertion_order = false")
         empty = SCHEMA.empty_table()  # noqa: F841 (read by DuckDB's replacement scan)
         con.execute("CREATE TABLE invoices AS SELECT * FROM empty")
@@ -109,15 +111,16 @@ def main(argv: list[str] | None = None) -> int:
 
     def flush() -> None:
         nonlocal pending, pending_rows
-        if con is None or not pending_rows:
+        if not pending_rows:
             return
         arrow = pa.Table.from_arrays(  # noqa: F841 (read by DuckDB's replacement scan)
             [pa.array(values, field.type) for values, field in zip(pending, SCHEMA, strict=True)],
             schema=SCHEMA,
         )
-        con.execute("BEGIN TRANSACTION")
-        con.execute("INSERT INTO invoices SELECT * FROM arrow")
-        con.execute("COMMIT")
+        if con is not None:
+            con.execute("BEGIN TRANSACTION")
+            con.execute("INSERT INTO invoices SELECT * FROM arrow")
+            con.execute("COMMIT")
         pending, pending_rows = [[] for _ in SCHEMA], 0
 
     if args.mode == "fetch":  # the next cursor from the position, so no parsing at all
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             content = response.content
             pages += 1
             if args.mode == "fetch":
-                start = index_of(params["starting_after"]) + 1 if "starting_after" in params else 0
+                start = (index_of(params["starting_after"]) or 0) + 1 if "starting_after" in params else 0
                 count = content.count(b'"object":"invoice"')
                 rows += count
                 if b'"has_more":true' not in content[:80]:
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             body = orjson.loads(content)
             data = body["data"]
             rows += len(data)
-            if args.mode == "full" and data:
+            if args.mode in ("arrow", "full") and data:
                 for column, values in zip(pending, columns(data), strict=True):
                     column.extend(values)
                 pending_rows += len(data)

@@ -17,6 +17,15 @@ from .spec.schema import render_schema
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Manifold: declarative connectors.")
 
 
+@app.callback()
+def _process_setup() -> None:
+    """Process-wide settings of the command (the engine as a library leaves them alone)."""
+    import pyarrow as pa
+
+    # The system allocator hands freed batch memory back; mimalloc keeps ~30 MB more resident.
+    pa.set_memory_pool(pa.system_memory_pool())
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)

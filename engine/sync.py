@@ -24,7 +24,8 @@ from .mapping import RowMapper
 from .models import ModelSpec, load_models
 from .runtime import ConnectorRuntime
 
-BATCH_ROWS = int(os.environ.get("MANIFOLD_BATCH_ROWS") or 10_000)
+BATCH_ROWS = int(os.environ.get("MANIFOLD_BATCH_ROWS") or 5_000)
+MAP_CHUNK = 1_000
 BATCH_SECONDS = 5.0
 
 
@@ -67,6 +68,54 @@ Progress = Callable[[StreamResult], None]
 
 def _without_checkpoints(state: dict[str, Any]) -> dict[str, Any]:
     return {k: {sk: sv for sk, sv in v.items() if sk != "checkpoint"} for k, v in state.items()}
+
+
+class _BatchWriter:
+    """Collects records, maps them in chunks (Arrow's per-call cost is per chunk, not per page)
+    and commits batches with the state of the pages they hold."""
+
+    def __init__(self, sync: StreamSync, slices: dict[str, dict[str, Any]], result: StreamResult):
+        self.sync = sync
+        self.slices = slices
+        self.result = result
+        self.records: list[Any] = []
+        self.values: dict[str, Any] = {}
+        self.tables: list[pa.Table] = []
+        self.rows = 0
+        self.last_flush = time.monotonic()
+
+    def add(self, records: list[Any], values: dict[str, Any]) -> None:
+        if not records:
+            return
+        if values != self.values:  # page values (from a parent or partition) are per chunk
+            self._map()
+            self.values = values
+        self.records.extend(records)
+        if len(self.records) >= MAP_CHUNK:
+            self._map()
+
+    def _map(self) -> None:
+        if self.records:
+            runtime = self.sync.runtime
+            mapped = self.sync.mapper.to_arrow(self.records, runtime.connection.id, runtime.now, self.values)
+            self.tables.append(mapped)
+            self.rows += mapped.num_rows
+            self.records = []
+
+    def due(self) -> bool:
+        waiting = self.rows + len(self.records)
+        return waiting >= self.sync.batch_rows or time.monotonic() - self.last_flush > BATCH_SECONDS
+
+    def flush(self) -> None:
+        """Map what is left and commit the rows with the state of every page they came from."""
+        self._map()
+        sync = self.sync
+        batches = []
+        if self.tables:
+            rows = pa.concat_tables(self.tables)
+            batches.append(Batch(sync.model.name, rows, sync.model.table_key, sync.stream.disposition))
+        self.result.counts.add(sync.destination.commit(batches, sync.key, {"slices": dict(self.slices)}))
+        self.tables, self.rows, self.last_flush = [], 0, time.monotonic()
 
 
 class StreamSync:
@@ -116,34 +165,17 @@ class StreamSync:
         if self.full_refresh:
             slices = {}
         reader = StreamReader(runtime, self.name)
-        pending: list[pa.Table] = []
-        pending_rows = 0
-        last_flush = time.monotonic()
-        synced_at = runtime.now
-        disposition = self.stream.disposition
-        key_columns = self.model.table_key
-
-        def flush() -> None:
-            nonlocal pending, pending_rows, last_flush
-            rows = pa.concat_tables(pending) if pending else None
-            batches = [Batch(table, rows, key_columns, disposition)] if rows is not None else []
-            result.counts.add(self.destination.commit(batches, self.key, {"slices": dict(slices)}))
-            pending, pending_rows, last_flush = [], 0, time.monotonic()
-
+        writer = _BatchWriter(self, slices, result)
         try:
             for item in reader.read(slices):
-                if item.records:
-                    pending.append(
-                        self.mapper.to_arrow(item.records, runtime.connection.id, synced_at, item.values)
-                    )
-                    pending_rows += len(item.records)
+                writer.add(item.records, item.values)
                 slices[item.slice_key] = item.state
                 result.pages += 1
                 result.records += len(item.records)
-                if pending_rows >= self.batch_rows or time.monotonic() - last_flush > BATCH_SECONDS:
-                    flush()
+                if writer.due():
+                    writer.flush()
                     self._report(result, started, requests_before, retries_before)
-            flush()
+            writer.flush()
         except ManifoldError as exc:
             result.error = runtime.redactor(str(exc))
         except Exception as exc:  # an engine bug: still recorded, never with secrets

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,12 +40,17 @@ def _dedupe_last(rows: pa.Table, key: list[str]) -> pa.Table:
 class DuckDBDestination:
     """Loads Arrow batches with DELETE+INSERT merge or plain append; state in the same transaction."""
 
-    def __init__(self, path: str | Path, *, memory_limit: str = "256MB"):
+    def __init__(self, path: str | Path, *, memory_limit: str | None = None):
         self.path = Path(path)
         self.url = f"duckdb:///{self.path}"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._con = duckdb.connect(str(self.path))
-        self._con.execute(f"SET memory_limit = '{memory_limit}'")
+        # Loading streams batch by batch: a small buffer pool keeps the sync's memory flat, and
+        # checkpointing only past 1 GB of WAL (not on every 16 MB commit) keeps commits cheap
+        # as the table grows. The WAL makes every commit durable either way.
+        limit = memory_limit or os.environ.get("MANIFOLD_DUCKDB_MEMORY_LIMIT") or "64MB"
+        self._con.execute(f"SET memory_limit = '{limit}'")
+        self._con.execute("SET checkpoint_threshold = '1GB'")
         self._con.execute("SET preserve_insertion_order = false")
         self._lock = threading.Lock()
         self._known: dict[str, set[str]] = {}
