@@ -111,6 +111,8 @@ def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = Non
     problems += _check_templates(spec.base_url, ("base_url",), CONNECTOR_NAMES)
     problems += _check_templates(spec.auth.model_dump(), ("auth",), CONNECTOR_NAMES)
     problems += _check_templates(spec.http.headers, ("http", "headers"), CONNECTOR_NAMES)
+    if spec.webhooks is not None:
+        problems += _check_templates(spec.webhooks.model_dump(by_alias=True), ("webhooks",), CONNECTOR_NAMES)
     models = _models((models_dir or MODELS_DIR).resolve())
     for name, stream in spec.streams.items():
         problems += _check_stream(spec, name, stream, models)

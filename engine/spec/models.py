@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..webhooks.spec import WebhooksSpec
+
 Template = Annotated[str, Field(description="A Jinja2 template string, e.g. '{{ env.STRIPE_SECRET_KEY }}'.")]
 
 
@@ -388,7 +390,9 @@ class ConnectorSpec(_Strict):
     schedule: str | None = Field(None, description="Cron for scheduled syncs, or none for manual.")
     streams: dict[str, StreamSpec] = Field(description="Stream name -> how to read it and where it lands.")
     sandbox: SandboxSpec | None = Field(None, description="How the offline sandbox emulates this provider.")
-    webhooks: dict[str, Any] | None = Field(None, description="Reserved for the webhook receiver.")
+    webhooks: WebhooksSpec | None = Field(
+        None, description="How deliveries are verified and identified (see engine/webhooks)."
+    )
     actions: dict[str, Any] | None = Field(None, description="Reserved for outbound actions.")
 
     @field_validator("streams")
