@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint schema docs bench clean
+.PHONY: demo test lint schema docs bench dagster clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,7 @@ test: $(STAMP)
 	$(BIN)/ruff check engine tests bench
 	$(BIN)/ruff format --check engine tests bench
 	$(BIN)/mypy
+	env -u MANIFOLD_CONNECTORS $(BIN)/dagster definitions validate -f definitions.py
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -31,6 +32,11 @@ schema: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/manifold reference > docs/spec-reference.md
+
+# The Dagster UI, schedules and sensors; Dagster's own storage in state/dagster/.
+dagster: $(STAMP)
+	mkdir -p state/dagster
+	DAGSTER_HOME=$(CURDIR)/state/dagster $(BIN)/dagster dev -f definitions.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/sync_throughput.py

@@ -2,13 +2,16 @@
 
     .venv/bin/python bench/sync_throughput.py [--records 200000] [--scale] [--latency 0.05]
         [--skip-fanout] [--profile] [--spec-rate-limit] [--server threaded|asyncio]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test | --skip-postgres]
 
 Takes about 4 minutes on 2 CPUs (about 12 with --scale). Nothing is asserted about timings;
 only that every run loaded the expected number of rows.
 
 1. Throughput: `manifold sync stripe --stream invoices --sandbox-url ...` in a subprocess
    against bench/bench_server.py (its own process, Stripe-shaped invoices), timed from spawn
-   to exit, peak RSS from the kernel (wait4 ru_maxrss) and from psutil polls every 50 ms.
+   to exit, peak RSS from the kernel (wait4 ru_maxrss) and from psutil polls every 50 ms;
+   into DuckDB, then the same records into Postgres (`--warehouse postgresql://...?schema=
+   bench_<pid>`, the schema dropped afterwards), and the Postgres/DuckDB records/s ratio.
 2. Ceiling: bench/ceiling_loop.py, a plain httpx -> orjson -> same columns -> pyarrow ->
    DuckDB loop on the same server, and the same loop fetching only (server + HTTP share).
 3. Memory: engine peak RSS at 100,000 records, and at 1,000,000 with --scale.
@@ -40,6 +43,7 @@ from typing import Any
 import duckdb
 import orjson
 import psutil
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -155,28 +159,65 @@ def write_connectors(tmp: Path, *, keep_rate_limit: bool, concurrency: int) -> P
     return folder
 
 
-def warehouse_figures(db: Path, table: str) -> tuple[int, dict[str, Any]]:
+def warehouse_figures(url: str, table: str) -> tuple[int, dict[str, Any]]:
     """Rows in the table and the last run's stats (seconds inside the stream, requests...)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
-        stats = con.execute("SELECT stats FROM _manifold_runs ORDER BY started_at DESC LIMIT 1").fetchone()
-    finally:
-        con.close()
-    return (int(rows[0]) if rows else 0), (orjson.loads(stats[0]) if stats and stats[0] else {})
+    count = f'SELECT count(*) FROM "{table}"'
+    last_stats = "SELECT stats FROM _manifold_runs ORDER BY started_at DESC LIMIT 1"
+    if url.startswith("duckdb:///"):
+        con = duckdb.connect(url.removeprefix("duckdb:///"), read_only=True)
+        try:
+            rows = con.execute(count).fetchone()
+            stats = con.execute(last_stats).fetchone()
+        finally:
+            con.close()
+        return (int(rows[0]) if rows else 0), (orjson.loads(stats[0]) if stats and stats[0] else {})
+    base, schema = postgres_schema(url)
+    with psycopg.connect(base, autocommit=True) as pg:
+        pg.execute(f'SET search_path TO "{schema}"')
+        rows = pg.execute(count).fetchone()
+        stats = pg.execute(last_stats).fetchone()
+    return (int(rows[0]) if rows else 0), (dict(stats[0]) if stats and stats[0] else {})
+
+
+def postgres_schema(url: str) -> tuple[str, str]:
+    """`postgresql://h/db?schema=s` -> (`postgresql://h/db`, `s`)."""
+    base, _, schema = url.partition("?schema=")
+    return base, schema
+
+
+def drop_postgres_schema(url: str) -> None:
+    base, schema = postgres_schema(url)
+    with psycopg.connect(base, autocommit=True) as pg:
+        pg.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def engine_sync(
-    connector: str, stream: str | None, url: str, *, tmp: Path, env: dict[str, str], table: str, label: str
+    connector: str,
+    stream: str | None,
+    url: str,
+    *,
+    tmp: Path,
+    env: dict[str, str],
+    table: str,
+    label: str,
+    postgres: str | None = None,
 ) -> tuple[Measured, int, dict[str, Any]]:
-    db = tmp / f"{label}.duckdb"
-    cmd = [str(MANIFOLD), "sync", connector, "--sandbox-url", url, "--warehouse", f"duckdb:///{db}"]
+    """One `manifold sync` into a fresh DuckDB file, or into a fresh schema of `postgres`."""
+    warehouse = f"duckdb:///{tmp / f'{label}.duckdb'}"
+    if postgres:
+        warehouse = f"{postgres}?schema=bench_{os.getpid()}"
+        drop_postgres_schema(warehouse)
+    cmd = [str(MANIFOLD), "sync", connector, "--sandbox-url", url, "--warehouse", warehouse]
     if stream:
         cmd += ["--stream", stream]
-    run = check(measure(label, cmd, env=env, tmp=tmp))
-    rows, stats = warehouse_figures(db, table)
-    for leftover in tmp.glob(f"{label}.duckdb*"):
-        leftover.unlink()
+    try:
+        run = check(measure(label, cmd, env=env, tmp=tmp))
+        rows, stats = warehouse_figures(warehouse, table)
+    finally:
+        if postgres:
+            drop_postgres_schema(warehouse)
+        for leftover in tmp.glob(f"{label}.duckdb*"):
+            leftover.unlink()
     return run, rows, stats
 
 
@@ -258,6 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--spec-rate-limit", action="store_true", help="keep stripe.yaml's http.rate_limit (25 req/s)"
     )
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="Postgres database for the Postgres throughput run (a bench_<pid> schema, dropped after)",
+    )
+    parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="manifold-bench-"))
@@ -280,6 +327,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             if rows != n:
                 raise SystemExit(f"engine loaded {rows:,} rows, expected {n:,}")
+            postgres: Measured | None = None
+            pg_stats: dict[str, Any] = {}
+            if not args.skip_postgres:
+                postgres, pg_rows, pg_stats = engine_sync(
+                    "stripe",
+                    "invoices",
+                    url,
+                    tmp=tmp,
+                    env=env,
+                    table="invoices",
+                    label="postgres",
+                    postgres=args.postgres,
+                )
+                if pg_rows != n:
+                    raise SystemExit(f"engine loaded {pg_rows:,} rows into Postgres, expected {n:,}")
             full, full_rows = ceiling(url, "full", tmp=tmp, env=env)
             arrow, arrow_rows = ceiling(url, "arrow", tmp=tmp, env=env)
             parse, parse_rows = ceiling(url, "parse", tmp=tmp, env=env)
@@ -292,7 +354,12 @@ def main(argv: list[str] | None = None) -> int:
             f"Throughput: Stripe invoices, {n:,} records, 100 per page",
             RUN_HEADER,
             [
-                run_row("engine: manifold sync", n, engine, stats.get("seconds")),
+                run_row("engine: manifold sync -> DuckDB", n, engine, stats.get("seconds")),
+                *(
+                    [run_row("engine: manifold sync -> Postgres", n, postgres, pg_stats.get("seconds"))]
+                    if postgres
+                    else []
+                ),
                 run_row("ceiling: httpx+orjson+columns+arrow+duckdb", n, full),
                 run_row("ceiling, no DuckDB load: httpx+orjson+columns+arrow", n, arrow),
                 run_row("ceiling, no columns/load: httpx+orjson", n, parse),
@@ -305,6 +372,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{engine.wall - stats.get('seconds', engine.wall):.2f} s of the engine's wall is outside the stream: "
             "start-up, imports, spec load)"
         )
+        if postgres:
+            print(
+                f"Postgres / DuckDB: {n / postgres.wall:,.0f} / {n / engine.wall:,.0f} records/s "
+                f"= {engine.wall / postgres.wall:.2f} (target >= 0.5)"
+            )
 
         # 3. memory scaling
         sizes = [100_000, 1_000_000] if args.scale else [100_000]

@@ -97,6 +97,10 @@ class ServerError(HttpError):
     kind = "server"
 
 
+class WarehouseError(ManifoldError):
+    """The warehouse refused a load or a query (the transaction was rolled back: nothing half-loaded)."""
+
+
 class ResponseError(ManifoldError):
     """A response that cannot be used: not JSON, truncated, or without the records path."""
 

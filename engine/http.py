@@ -152,6 +152,7 @@ class HttpClient:
                 return response
             if status == 401 and not refreshed and self.auth.refresh():
                 refreshed = True
+                self.redact.add(self.auth.secrets())  # the new token is a secret too
                 continue
             attempt += 1
             if self._retryable(status) and attempt < attempts:
@@ -163,7 +164,7 @@ class HttpClient:
     def _error(self, response: httpx.Response, *, attempts: int) -> HttpError:
         status = response.status_code
         url = self.redact(str(response.request.url))
-        excerpt = self.redact(response.text[:EXCERPT].replace("\n", " ").strip())
+        excerpt = self.redact(response.text)[:EXCERPT].replace("\n", " ").strip()  # redact, then cut
         tried = f" after {attempts} attempts" if attempts > 1 else ""
         base = f"{response.request.method} {url} answered {status}{tried}"
         if status in (401, 403):
@@ -195,7 +196,7 @@ class HttpClient:
             return orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             kind = response.headers.get("Content-Type", "unknown type").split(";")[0]
-            excerpt = self.redact(content[:120].decode("utf-8", "replace").replace("\n", " "))
+            excerpt = self.redact(content.decode("utf-8", "replace"))[:120].replace("\n", " ")
             if "json" in kind and content[:1] in (b"{", b"["):
                 what = f"truncated or malformed JSON ({len(content)} bytes, {exc.msg} at char {exc.pos})"
             else:

@@ -54,6 +54,9 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "string_list": pa.list_(pa.string()),
 }
 
+# Arrow field metadata that marks a `json` column (its Arrow type is a plain string).
+JSON_FIELD_METADATA = {"type": "json"}
+
 PROVIDER_COLUMN = "_provider"
 CONNECTION_COLUMN = "_connection_id"
 SYNCED_AT_COLUMN = "_synced_at"
@@ -103,6 +106,19 @@ class ColumnSpec(BaseModel):
     @property
     def arrow_type(self) -> pa.DataType:
         return ARROW_TYPES[self.type]
+
+    def field_metadata(self) -> dict[str, str] | None:
+        """The Arrow field's metadata: the description, and `type: json` (a JSON column's Arrow
+        type is a plain string; destinations with a JSON type, e.g. Postgres jsonb, read this)."""
+        metadata = {"description": self.description} if self.description else {}
+        if self.type == "json":
+            metadata.update(JSON_FIELD_METADATA)
+        return metadata or None
+
+
+def is_json_field(field: pa.Field) -> bool:
+    """A `json` column of a model's Arrow schema (see `ColumnSpec.field_metadata`)."""
+    return (field.metadata or {}).get(b"type") == JSON_FIELD_METADATA["type"].encode()
 
 
 SYSTEM_COLUMNS: dict[str, ColumnSpec] = {
@@ -166,7 +182,7 @@ class ModelSpec(BaseModel):
     def arrow_schema(self, *, system: bool = True) -> pa.Schema:
         """The table's Arrow schema: model columns then (by default) the system columns.
 
-        Key columns are non-nullable; descriptions travel as field metadata.
+        Key columns are non-nullable; descriptions (and json-ness) travel as field metadata.
         """
         columns = self.all_columns if system else self.columns
         key = set(self.table_key)
@@ -175,7 +191,7 @@ class ModelSpec(BaseModel):
                 name,
                 column.arrow_type,
                 nullable=name not in key,
-                metadata={"description": column.description} if column.description else None,
+                metadata=column.field_metadata(),
             )
             for name, column in columns.items()
         ]

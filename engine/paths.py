@@ -20,6 +20,17 @@ Getter = Callable[[Any], Any]
 _SELECT = re.compile(r"^(?P<name>[^\[\]]*)\[(?P<key>[^=\]]+)=(?P<value>[^\]]*)\]$")
 
 
+def _literal(value: Any) -> str:
+    """A value as it is written in a path selection: JSON literals for true/false/null."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
 def _step(part: str) -> Getter:
     select = _SELECT.match(part)
     if select:
@@ -30,7 +41,7 @@ def _step(part: str) -> Getter:
             items = inner(value)
             if isinstance(items, list):
                 for item in items:
-                    if isinstance(item, dict) and str(item.get(key)) == want:
+                    if isinstance(item, dict) and _literal(item.get(key)) == want:
                         return item
             return None
 

@@ -32,3 +32,14 @@ class Redactor:
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._secrets)} secrets)"
+
+
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/?#@]*:)[^?#]*@", re.IGNORECASE)  # to the last @
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to show: its password and credential-looking query parameters masked.
+
+    `postgresql://app:s3cret@db:5432/warehouse?password=x` -> `postgresql://app:***@db:5432/warehouse?password=***`
+    """
+    return Redactor()(_URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", url))

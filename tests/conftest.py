@@ -1,35 +1,91 @@
-"""Shared fixtures: a copy of connectors/ to play with, the sandbox over real HTTP, the CLI."""
+"""Shared fixtures: a copy of connectors/ to play with, the sandbox over real HTTP, the CLI,
+and warehouses: a DuckDB file, or a Postgres schema of its own (dropped after the test).
+
+Postgres is the one on 127.0.0.1:5432 (MANIFOLD_TEST_POSTGRES_URL to change it). Outside CI an
+unreachable Postgres skips its tests with the reason; in CI (CI=true) it fails them.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import psycopg
 import pytest
+from psycopg import sql
 
 from engine.sandbox import Sandbox
 from engine.spec.loader import load_connector
 
 ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get("MANIFOLD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+WAREHOUSES = ["duckdb", "postgres"]
+
+
+def postgres_admin() -> psycopg.Connection[Any]:
+    """A connection to the test Postgres; if there is none: a skip, or in CI a failure."""
+    try:
+        return psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        reason = f"no Postgres at {POSTGRES_URL}: {str(exc).strip().splitlines()[0]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: Postgres must run; .ci/run starts it)")
+        pytest.skip(reason)
+
+
+def postgres_url(schema: str) -> str:
+    return f"{POSTGRES_URL}?schema={schema}"
+
+
+def schema_of(url: str) -> str:
+    return url.rsplit("?schema=", 1)[1]
+
+
+WarehouseFactory = Callable[[str, str], str]
+
+
+@pytest.fixture
+def new_warehouse(tmp_path: Path) -> Iterator[WarehouseFactory]:
+    """`new_warehouse(kind, name)` -> the URL of an empty warehouse: `duckdb:///tmp/.../name.duckdb`,
+    or for "postgres" a fresh schema `t_<uuid8>` (created by the destination, dropped afterwards)."""
+    schemas: list[str] = []
+
+    def new(kind: str, name: str) -> str:
+        if kind == "duckdb":
+            return f"duckdb:///{tmp_path / name}.duckdb"
+        postgres_admin().close()
+        schemas.append(f"t_{uuid.uuid4().hex[:8]}")
+        return postgres_url(schemas[-1])
+
+    yield new
+    if schemas:
+        with postgres_admin() as admin:
+            admin.execute("SET lock_timeout = '20s'")
+            for schema in schemas:
+                admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @dataclass
 class Workspace:
-    """A private connectors/ copy, a warehouse file and a running sandbox serving that copy."""
+    """A private connectors/ copy, a warehouse (DuckDB file or Postgres schema URL) and a running
+    sandbox serving that copy."""
 
     connectors: Path
-    warehouse: Path
+    warehouse_url: str
     sandbox: Sandbox | None = None
 
     @property
-    def warehouse_url(self) -> str:
-        return f"duckdb:///{self.warehouse}"
+    def kind(self) -> str:
+        return "duckdb" if self.warehouse_url.startswith("duckdb:") else "postgres"
 
     def start_sandbox(self) -> Sandbox:
         specs = []
@@ -68,16 +124,45 @@ class Workspace:
             text=True,
         )
 
-    def query(self, sql: str) -> list[tuple]:
-        with duckdb.connect(str(self.warehouse), read_only=True) as con:
-            return con.execute(sql).fetchall()
+    def query(self, text: str) -> list[tuple]:
+        """Rows of a read query: DuckDB read-only, or Postgres with the schema as search_path."""
+        if self.kind == "duckdb":
+            with duckdb.connect(self.warehouse_url.removeprefix("duckdb:///"), read_only=True) as con:
+                return con.execute(text).fetchall()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
+            con.execute(
+                sql.SQL("SET search_path TO {}").format(sql.Identifier(schema_of(self.warehouse_url)))
+            )
+            return con.execute(text).fetchall()
+
+    def wait_for_writers(self, table: str) -> None:
+        """A killed client's last COMMIT may still be finishing in its Postgres backend: a SHARE
+        lock waits for every open writer of the table. (A DuckDB file has no server.)"""
+        if self.kind == "postgres":
+            with psycopg.connect(POSTGRES_URL) as con:
+                con.execute("SET lock_timeout = '20s'")
+                schema = schema_of(self.warehouse_url)
+                con.execute(
+                    sql.SQL("LOCK TABLE {}.{} IN SHARE MODE").format(
+                        sql.Identifier(schema), sql.Identifier(table)
+                    )
+                )
+
+    @staticmethod
+    def parse_json(value: Any) -> Any:
+        """A JSON column as Python: DuckDB returns its text, Postgres a jsonb value already parsed."""
+        return json.loads(value) if isinstance(value, str) else value
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Iterator[Workspace]:
+def workspace(
+    tmp_path: Path, new_warehouse: WarehouseFactory, request: pytest.FixtureRequest
+) -> Iterator[Workspace]:
+    """A workspace on DuckDB; `@pytest.mark.parametrize("workspace", WAREHOUSES, indirect=True)`
+    runs a test on each warehouse."""
     connectors = tmp_path / "connectors"
     shutil.copytree(ROOT / "connectors", connectors)
-    space = Workspace(connectors, tmp_path / "warehouse.duckdb")
+    space = Workspace(connectors, new_warehouse(getattr(request, "param", "duckdb"), "warehouse"))
     try:
         yield space
     finally:

@@ -1,4 +1,5 @@
-"""Stripe end to end: the real CLI against the sandbox over HTTP, into a real DuckDB file."""
+"""Stripe end to end: the real CLI against the sandbox over HTTP, into a real DuckDB file
+(and, where marked, into a real Postgres schema too)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import copy
 import json
 import signal
 import time
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from engine.sandbox import Sandbox
 
-from .conftest import Workspace
+from .conftest import WAREHOUSES, WarehouseFactory, Workspace
 
 SECRET = "sk_test_sandbox_4eC39HqLyjWDarjtT1zdp7dc"
 
@@ -62,6 +65,56 @@ def test_sandbox_sync_loads_every_stream(workspace: Workspace) -> None:
     assert kinds == [("charge", 2), ("payment_intent", 3)]
     amounts = workspace.query("SELECT amount_due FROM invoices WHERE number = 'ACME-1001'")
     assert str(amounts[0][0]) == "1500.00"
+
+
+@pytest.mark.parametrize("workspace", ["postgres"], indirect=True)
+def test_sandbox_sync_into_postgres_loads_every_stream_with_postgres_types(workspace: Workspace) -> None:
+    result = workspace.cli("sync", "stripe", "--sandbox")
+    assert result.returncode == 0, result.stderr
+    tables = workspace.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+    )
+    assert {r[0] for r in tables} == {
+        "invoices",
+        "payments",
+        "payouts",
+        "customers",
+        "_manifold_state",
+        "_manifold_runs",
+    }
+    invoices = workspace.query(
+        "SELECT id, status, amount_due, currency, created_at, _provider, _connection_id, _raw->>'object',"
+        " _raw->'lines'->>'object' FROM invoices ORDER BY created_at DESC"
+    )
+    assert len(invoices) == 5
+    first = invoices[0]
+    assert first[1] in ("paid", "open", "void", "draft") and first[3] == "USD"
+    assert isinstance(first[4], datetime) and first[4].utcoffset() == timedelta(0)
+    assert first[5:] == ("stripe", "default", "invoice", "list")
+    assert workspace.query("SELECT kind, count(*) FROM payments GROUP BY 1 ORDER BY 1") == [
+        ("charge", 2),
+        ("payment_intent", 3),
+    ]
+    assert workspace.query("SELECT amount_due FROM invoices WHERE number = 'ACME-1001'") == [
+        (Decimal("1500.00"),)
+    ]
+    types = dict(
+        workspace.query(
+            "SELECT column_name, format_type(atttypid, atttypmod) FROM information_schema.columns c"
+            " JOIN pg_attribute a ON a.attrelid = 'invoices'::regclass AND a.attname = c.column_name"
+            " WHERE c.table_schema = current_schema() AND c.table_name = 'invoices'"
+        )
+    )
+    assert types["created_at"] == "timestamp with time zone" and types["amount_due"] == "numeric(18,2)"
+    assert types["issue_date"] == "date" and types["_raw"] == types["line_items"] == "jsonb"
+    key = workspace.query(
+        "SELECT count(*) FROM pg_index WHERE indrelid = 'invoices'::regclass AND indisprimary"
+    )
+    assert key == [(1,)]
+    runs = workspace.query("SELECT status, stats->>'records' FROM _manifold_runs WHERE stream = 'invoices'")
+    assert runs == [("succeeded", "5")]
+    state = workspace.query("SELECT state FROM _manifold_state WHERE stream = 'invoices'")
+    assert "slices" in state[0][0]
 
 
 def test_paging_and_incremental_cursor(workspace: Workspace) -> None:
@@ -172,20 +225,22 @@ def test_wrong_paging_fails_against_the_sandbox(workspace: Workspace) -> None:
 
 
 def _table(workspace: Workspace) -> list[tuple]:
-    return workspace.query(
+    rows = workspace.query(
         "SELECT id, number, status, amount_due, created_at, _raw FROM invoices ORDER BY id"
     )
+    return [(*row[:5], workspace.parse_json(row[5])) for row in rows]
 
 
+@pytest.mark.parametrize("workspace", WAREHOUSES, indirect=True)
 @pytest.mark.parametrize("disposition", ["merge", "append"])
 def test_sigkill_mid_sync_then_resume_gives_exactly_a_clean_runs_rows(
-    workspace: Workspace, tmp_path: Path, disposition: str
+    workspace: Workspace, new_warehouse: WarehouseFactory, disposition: str
 ) -> None:
     many_invoices(workspace.connectors, 2000)
     set_disposition(workspace.connectors, disposition)
     sandbox = workspace.start_sandbox()
 
-    clean = Workspace(workspace.connectors, tmp_path / "clean.duckdb")
+    clean = Workspace(workspace.connectors, new_warehouse(workspace.kind, "clean"))
     assert clean.cli("sync", "stripe", "-s", "invoices", "--sandbox-url", sandbox.url).returncode == 0
     expected = _table(clean)
     assert len(expected) == 2000
@@ -200,6 +255,7 @@ def test_sigkill_mid_sync_then_resume_gives_exactly_a_clean_runs_rows(
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     assert process.returncode == -signal.SIGKILL
+    workspace.wait_for_writers("invoices")
 
     partial = workspace.query("SELECT count(*) FROM invoices")[0][0]
     assert 0 < partial < 2000

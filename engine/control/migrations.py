@@ -43,4 +43,26 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX connections_owner ON connections (owner_id)",
         ),
     ),
+    Migration(
+        2,
+        "oauth_states",
+        (
+            # One row per authorize redirect: the `state` nonce, what it is bound to, the PKCE
+            # verifier (encrypted); `used_at` makes it single use (engine/oauth/state.py).
+            """CREATE TABLE oauth_states (
+                nonce TEXT PRIMARY KEY,
+                connector TEXT NOT NULL,
+                connection_id TEXT NOT NULL,
+                owner_id TEXT,
+                redirect_uri TEXT NOT NULL,
+                code_verifier TEXT,
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                used_at TEXT
+            )""",
+            "CREATE INDEX oauth_states_created ON oauth_states (created_at)",
+            # The key that signs `state` values, encrypted with the vault; shared by every process.
+            "CREATE TABLE oauth_keys (name TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at TEXT NOT NULL)",
+        ),
+    ),
 ]

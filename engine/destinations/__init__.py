@@ -1,4 +1,4 @@
-"""Warehouses: DuckDB (embedded default); Postgres comes next. Chosen by URL."""
+"""Warehouses: DuckDB (embedded default) and Postgres. Chosen by URL."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .base import Batch, Destination, LoadCounts, RunRecord, StateKey
 from .duckdb import DuckDBDestination
 
 DEFAULT_URL = "duckdb:///state/warehouse.duckdb"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 __all__ = ["Batch", "Destination", "LoadCounts", "RunRecord", "StateKey", "open_destination", "warehouse_url"]
 
@@ -19,11 +20,17 @@ def warehouse_url() -> str:
 
 
 def open_destination(url: str | None = None) -> Destination:
-    """`duckdb:///relative/path.duckdb` or `duckdb:////absolute/path.duckdb`."""
+    """`duckdb:///relative/path.duckdb`, `duckdb:////absolute/path.duckdb`, or
+    `postgresql://user:password@host:5432/db?schema=name` (also `postgres://`; schema defaults to public)."""
     url = url or warehouse_url()
     if url.startswith("duckdb:///"):
         return DuckDBDestination(Path(url.removeprefix("duckdb:///")))
+    if url.startswith(POSTGRES_SCHEMES):
+        from .postgres import PostgresDestination  # psycopg loads only when Postgres is used
+
+        return PostgresDestination(url)
     scheme = url.split(":", 1)[0]
     raise ConfigError(
         f"MANIFOLD_WAREHOUSE_URL {scheme}:... is not supported; use duckdb:///path/to/file.duckdb"
+        " or postgresql://user@host:5432/db?schema=name"
     )

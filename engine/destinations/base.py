@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,19 @@ class RunRecord:
     status: Literal["running", "succeeded", "failed"]
     error: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+
+
+def dedupe_last(rows: pa.Table, key: list[str]) -> pa.Table:
+    """Keep the last row of each key within a batch (a page may repeat a record)."""
+    if rows.num_rows < 2:
+        return rows
+    varying = [k for k in key if pc.count_distinct(rows[k]).as_py() > 1]
+    if len(varying) == 1 and pc.count_distinct(rows[varying[0]]).as_py() == rows.num_rows:
+        return rows
+    indexed = rows.append_column("__i", pa.array(range(rows.num_rows), pa.int64()))
+    last = indexed.group_by(key, use_threads=False).aggregate([("__i", "max")])
+    keep = pc.sort_indices(last["__i_max"])
+    return rows.take(pc.take(last["__i_max"], keep))
 
 
 class Destination(Protocol):

@@ -12,9 +12,8 @@ from typing import Any
 import duckdb
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from .base import Batch, LoadCounts, RunRecord, StateKey
+from .base import Batch, LoadCounts, RunRecord, StateKey, dedupe_last
 
 STATE_TABLE = "_manifold_state"
 RUNS_TABLE = "_manifold_runs"
@@ -22,19 +21,6 @@ RUNS_TABLE = "_manifold_runs"
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _dedupe_last(rows: pa.Table, key: list[str]) -> pa.Table:
-    """Keep the last row of each key within a batch (a page may repeat a record)."""
-    if rows.num_rows < 2:
-        return rows
-    varying = [k for k in key if pc.count_distinct(rows[k]).as_py() > 1]
-    if len(varying) == 1 and pc.count_distinct(rows[varying[0]]).as_py() == rows.num_rows:
-        return rows
-    indexed = rows.append_column("__i", pa.array(range(rows.num_rows), pa.int64()))
-    last = indexed.group_by(key, use_threads=False).aggregate([("__i", "max")])
-    keep = pc.sort_indices(last["__i_max"])
-    return rows.take(pc.take(last["__i_max"], keep))
 
 
 class DuckDBDestination:
@@ -111,7 +97,7 @@ class DuckDBDestination:
 
     def _load(self, batch: Batch) -> LoadCounts:
         table = _quote(batch.table)
-        rows = _dedupe_last(batch.rows, batch.key) if batch.disposition == "merge" else batch.rows
+        rows = dedupe_last(batch.rows, batch.key) if batch.disposition == "merge" else batch.rows
         self._con.register("__batch", rows)
         try:
             if batch.disposition == "append":

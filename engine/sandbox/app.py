@@ -14,6 +14,7 @@ from engine.sandbox import control
 from engine.sandbox.error_shapes import generic, phrase
 from engine.sandbox.faults import FaultRule, Faults
 from engine.sandbox.messages import Call, Reply, json_reply
+from engine.sandbox.oauth import OAuthServers, masked
 from engine.sandbox.protocols import BadRequest, Protocol
 from engine.sandbox.routes import BoundRoute, Site, build_sites
 from engine.sandbox.store import Key, SyncTokens
@@ -28,6 +29,7 @@ class SandboxApp:
     def __init__(self, connectors: list[tuple[ConnectorSpec, Path]], *, log_size: int = 10_000):
         self.sites: dict[str, Site] = build_sites(connectors)
         self.faults = Faults()
+        self.oauth = OAuthServers(connectors)
         self.log: deque[dict[str, Any]] = deque(maxlen=log_size)
         self.origin = "http://127.0.0.1"  # set to the bound address when the server starts
 
@@ -37,6 +39,8 @@ class SandboxApp:
         """Answer one request. `target` is the raw request target; `headers` have lower-case names."""
         split = urlsplit(target)
         path = split.path
+        if path.startswith(CONTROL_PREFIX + "/oauth"):
+            return self.oauth.control(method, path[len(CONTROL_PREFIX) :], body)
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
             return control.handle(self, method, path[len(CONTROL_PREFIX) :], body)
         name, _, rest = path.lstrip("/").partition("/")
@@ -57,13 +61,18 @@ class SandboxApp:
                     parsed = orjson.loads(body)
                 except orjson.JSONDecodeError:
                     parsed = _INVALID_JSON
-        reply = self._serve(site, method, api_path, tuple(params), headers, parsed)
+        oauth = self.oauth.handle(name, method, api_path, headers, tuple(params))
+        reply = (
+            oauth
+            if oauth is not None
+            else self._serve(site, method, api_path, tuple(params), headers, parsed)
+        )
         self.log.append(
             {
                 "connector": name,
                 "method": method,
                 "path": api_path,
-                "query": dict(params),
+                "query": masked(tuple(params)) if oauth is not None else dict(params),
                 "body": None if parsed is _INVALID_JSON else parsed,
                 "status": reply.status,
             }
@@ -88,7 +97,7 @@ class SandboxApp:
             site.tokens.expire()
         if fault is not None and fault.kind in ("status", "html"):
             reply = _fault_reply(fault, protocol)
-        elif not site.authorised(headers):
+        elif not self.oauth.authorised(site, headers):
             reply = protocol.error(401, "Request had invalid authentication credentials.")
         elif found is None:
             reply = protocol.error(404, f"Unrecognized request URL ({method}: {api_path}).")
@@ -154,6 +163,7 @@ class SandboxApp:
             site.tokens.expire()
         self.faults.clear()
         self.log.clear()
+        self.oauth.reset()
 
 
 _INVALID_JSON = object()

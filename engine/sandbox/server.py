@@ -14,10 +14,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import ConfigError
+from engine.oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials, SandboxOAuth
 from engine.sandbox.app import SandboxApp
 from engine.sandbox.error_shapes import generic
 from engine.sandbox.faults import FaultKind, FaultRule
 from engine.sandbox.messages import Reply, json_reply
+from engine.sandbox.oauth import OAuthServer
 from engine.spec.models import ConnectorSpec
 
 HOST = "127.0.0.1"
@@ -133,6 +135,27 @@ class Sandbox:
     def expire_tokens(self, connector: str) -> None:
         """Forget the connector's sync tokens: the next use of one is a 410."""
         self.app.expire_tokens(connector)
+
+    def enable_oauth(
+        self,
+        connector: str,
+        auth: OAuth2AuthCode | OAuth2ClientCredentials,
+        settings: SandboxOAuth | None = None,
+    ) -> OAuthServer:
+        """Serve an OAuth server for a connector (automatic when its `auth:` is an OAuth kind)."""
+        return self.app.oauth.enable(connector, auth, settings)
+
+    def revoke_grants(self, connector: str) -> None:
+        """OAuth: revoke every grant; refreshes answer 400 invalid_grant, issued tokens 401."""
+        self.app.oauth.server(connector).revoke()
+
+    def expire_access_tokens(self, connector: str) -> None:
+        """OAuth: every issued access token expires now (refresh tokens keep working)."""
+        self.app.oauth.server(connector).expire()
+
+    def deny_authorization(self, connector: str, deny: bool = True) -> None:
+        """OAuth: the authorize endpoint redirects with error=access_denied while on."""
+        self.app.oauth.server(connector).denying = deny
 
     def requests(self, connector: str | None = None) -> list[dict[str, Any]]:
         """The request log, oldest first: {connector, method, path, query, body, status}."""
