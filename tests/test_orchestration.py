@@ -51,6 +51,7 @@ def test_one_asset_per_stream_with_into_grouped_by_connector(defs: dg.Definition
         assert node.partitions_def.name == f"{connector}_connections"
         assert node.kinds == {connector, "duckdb"}
         assert node.tags["manifold/connector"] == connector
+        assert node.owners == ["team:data-platform"]  # from the spec's owners
     invoices = graph.get(key("stripe", "invoices"))
     assert invoices.tags["manifold/table"] == "invoices"
     assert invoices.description is not None and invoices.description.startswith("Invoices, newest first")

@@ -86,6 +86,7 @@ def build_stream_asset(
         description=f"{description}\n\nLoads into `{plan.table}`.",
         kinds={spec.name, destination_kind},
         tags={"manifold/connector": spec.name, "manifold/table": plan.table},
+        owners=list(spec.owners) or None,
         partitions_def=partitions,
         deps=[plan.upstream] if plan.upstream else None,
         metadata=_static_metadata(plan),

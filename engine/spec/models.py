@@ -388,6 +388,10 @@ class ConnectorSpec(_Strict):
         default_factory=HttpPolicy, description="Rate limit, concurrency, retries, page cap."
     )
     schedule: str | None = Field(None, description="Cron for scheduled syncs, or none for manual.")
+    owners: list[str] = Field(
+        default_factory=list,
+        description="Who answers for this connector's data: emails or 'team:name' (Dagster asset owners).",
+    )
     streams: dict[str, StreamSpec] = Field(description="Stream name -> how to read it and where it lands.")
     sandbox: SandboxSpec | None = Field(None, description="How the offline sandbox emulates this provider.")
     webhooks: WebhooksSpec | None = Field(
