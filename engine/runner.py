@@ -17,6 +17,7 @@ import orjson
 
 from .destinations import Destination, open_destination
 from .errors import ConfigError, ManifoldError
+from .oauth import sandbox_rewrite
 from .runtime import Connection, ConnectorRuntime
 from .spec.loader import LoadedConnector, is_enabled, load_connector
 from .sync import Progress, StreamResult, sync_connector
@@ -87,6 +88,7 @@ def build_runtime(
             connection,
             environ=env,
             rewrite_base_url=lambda real: sandbox_base_url(sandbox_url, name, real),
+            oauth_rewrite=sandbox_rewrite(sandbox_url, name),
         )
     env = dict(os.environ if environ is None else environ)
     if not is_enabled(loaded.spec, env):

@@ -15,9 +15,12 @@ from urllib.parse import urljoin
 import httpx
 import jsonschema
 
-from .auth import build_auth
+from .auth import Authenticator, build_auth
+from .control import ConnectionRecord, ConnectionStore, Vault, open_control
 from .errors import ConfigError
 from .http import HttpClient, PreparedRequest
+from .oauth import ClientCredentialsAuthenticator, OAuth2Authenticator, UrlRewrite
+from .oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials
 from .pages import RequestPatch
 from .redact import Redactor
 from .spec.loader import LoadedConnector, missing_env
@@ -34,6 +37,23 @@ class Connection:
 
     def __repr__(self) -> str:  # config may hold tokens
         return f"Connection(id={self.id!r}, config_keys={sorted(self.config)})"
+
+
+def stored_connection(connector: str, connection_id: str) -> ConnectionRecord:
+    """The connection `manifold connect` stored; a clear error when there is none or it is broken."""
+    store = ConnectionStore(open_control(), Vault())
+    record = store.get(connector, connection_id)
+    if record is None:
+        raise ConfigError(
+            f"{connector}: no connection '{connection_id}'; connect it first: "
+            f"manifold connect {connector} --connection {connection_id}"
+        )
+    if not record.connected:
+        raise ConfigError(
+            f"{connector}: connection '{connection_id}' is disconnected ({record.last_error or 'no reason recorded'}"
+            f", at {record.last_error_at}); reconnect: manifold connect {connector} --connection {connection_id}"
+        )
+    return record
 
 
 def check_config(loaded: LoadedConnector, config: Mapping[str, Any]) -> None:
@@ -56,12 +76,18 @@ class ConnectorRuntime:
         *,
         environ: Mapping[str, str],
         rewrite_base_url: Callable[[str], str] | None = None,
+        oauth_rewrite: UrlRewrite | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
     ):
         spec = loaded.spec
         self.loaded = loaded
         self.spec = spec
+        record = (
+            stored_connection(spec.name, connection.id) if isinstance(spec.auth, OAuth2AuthCode) else None
+        )
+        if record is not None:  # what connecting stored (Xero tenant id, DocuSign base URI) is config too
+            connection = Connection(connection.id, {**record.config, **connection.config})
         self.connection = connection
         missing = missing_env(spec, environ)
         if missing:
@@ -75,13 +101,17 @@ class ConnectorRuntime:
             "config": connection.config,
             "env": env,
             "secrets": env,
-            "connection": {"id": connection.id},
+            "connection": {
+                "id": connection.id,
+                "account_id": record.account_id if record else None,
+                "account": record.account if record else {},
+            },
             "now": self.now,
         }
         self._templates: dict[str, CompiledTemplate] = {}
         base_url = compile_template(spec.base_url).render(self.context)
         self.base_url = rewrite_base_url(base_url) if rewrite_base_url else base_url
-        auth = build_auth(spec.auth, self.context)
+        auth = self._authenticator(env, record, oauth_rewrite, transport)
         self.redactor = Redactor([*env.values(), *auth.secrets()])
         self._headers = {
             k: str(render_value(v, self._templates, self.context)) for k, v in spec.http.headers.items()
@@ -90,6 +120,31 @@ class ConnectorRuntime:
         if sleep is not None:
             kwargs["sleep"] = sleep
         self.client = HttpClient(spec.http, **kwargs)
+
+    def _authenticator(
+        self,
+        env: dict[str, str],
+        record: ConnectionRecord | None,
+        oauth_rewrite: UrlRewrite | None,
+        transport: httpx.BaseTransport | None,
+    ) -> Authenticator:
+        auth = self.spec.auth
+        if isinstance(auth, OAuth2ClientCredentials):
+            return ClientCredentialsAuthenticator(
+                auth,
+                self.spec.name,
+                env=env,
+                config=self.connection.config,
+                rewrite=oauth_rewrite,
+                transport=transport,
+            )
+        if isinstance(auth, OAuth2AuthCode):
+            assert record is not None
+            store = ConnectionStore(open_control(), Vault())
+            return OAuth2Authenticator(
+                store, record, auth, env=env, rewrite=oauth_rewrite, transport=transport
+            )
+        return build_auth(auth, self.context)
 
     def close(self) -> None:
         self.client.close()

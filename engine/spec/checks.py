@@ -109,7 +109,12 @@ def _parent_cycles(spec: ConnectorSpec) -> list[Problem]:
 def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = None) -> list[Problem]:
     problems: list[Problem] = []
     problems += _check_templates(spec.base_url, ("base_url",), CONNECTOR_NAMES)
-    problems += _check_templates(spec.auth.model_dump(), ("auth",), CONNECTOR_NAMES)
+    auth = spec.auth.model_dump(by_alias=True)
+    post_connect = auth.pop("post_connect", None) or []
+    problems += _check_templates(auth, ("auth",), CONNECTOR_NAMES)
+    problems += _check_templates(
+        post_connect, ("auth", "post_connect"), CONNECTOR_NAMES | {"token", "account"}
+    )
     problems += _check_templates(spec.http.headers, ("http", "headers"), CONNECTOR_NAMES)
     if spec.webhooks is not None:
         problems += _check_templates(spec.webhooks.model_dump(by_alias=True), ("webhooks",), CONNECTOR_NAMES)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials, SandboxOAuth
 from ..webhooks.spec import WebhooksSpec
 
 Template = Annotated[str, Field(description="A Jinja2 template string, e.g. '{{ env.STRIPE_SECRET_KEY }}'.")]
@@ -54,7 +55,10 @@ class BasicAuth(_Strict):
     password: Template = Field("", description="Password or client secret (template).")
 
 
-AuthSpec = Annotated[NoAuth | ApiKeyAuth | BearerAuth | BasicAuth, Field(discriminator="type")]
+AuthSpec = Annotated[
+    NoAuth | ApiKeyAuth | BearerAuth | BasicAuth | OAuth2AuthCode | OAuth2ClientCredentials,
+    Field(discriminator="type"),
+]
 
 
 # ---------------------------------------------------------------- http policy
@@ -361,6 +365,9 @@ class SandboxSpec(_Strict):
         default_factory=dict, description="Headers every request must carry, else 401 (checks auth)."
     )
     routes: list[SandboxRoute] = Field(default_factory=list, description="Emulated endpoints.")
+    oauth: SandboxOAuth | None = Field(
+        None, description="The sandbox's OAuth authorization server settings (for oauth2/client_credentials)."
+    )
 
 
 # ---------------------------------------------------------------- connector
