@@ -137,6 +137,36 @@ def demo(
 
 
 @app.command()
+def connections(
+    connector: Annotated[str | None, typer.Argument(help="Only this connector")] = None,
+) -> None:
+    """Stored connections and their health (never their credentials)."""
+    from .connections_report import print_connections
+
+    try:
+        print_connections(connector)
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def disconnect(
+    connector: Annotated[str, typer.Argument(help="Connector name")],
+    connection: Annotated[str, typer.Option(help="Connection id")],
+) -> None:
+    """Forget a connection's credentials; syncs refuse it until it is connected again."""
+    from .control import ConnectionStore, Vault, open_control
+
+    try:
+        done = ConnectionStore(open_control(), Vault()).disconnect(connector, connection)
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    if not done:
+        raise _fail(f"no connection {connector}/{connection}")
+    typer.echo(f"disconnected {connector}/{connection}")
+
+
+@app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run, e.g. 'SELECT * FROM invoices LIMIT 5'")],
     warehouse: Annotated[

@@ -157,3 +157,38 @@ def test_sqlite_store_is_safe_for_several_writers(tmp_path: Path) -> None:
 def test_unsupported_url(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not supported"):
         ControlDB("mysql://x")
+
+
+def test_cli_lists_connections_without_credentials_and_disconnects(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    key = Fernet.generate_key().decode()
+    url = f"sqlite:///{tmp_path}/control.db"
+    store = ConnectionStore(ControlDB(url), Vault([key]))
+    store.save(
+        ConnectionRecord(
+            "gmail",
+            "maya",
+            account_id="maya@acme.example",
+            credentials={"access_token": TOKEN},
+            connected=True,
+        )
+    )
+    env = {**os.environ, "MANIFOLD_CONTROL_URL": url, "MANIFOLD_SECRET_KEY": key, "COLUMNS": "200"}
+    root = Path(__file__).resolve().parent.parent
+    listed = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "connections"], env=env, cwd=root, capture_output=True, text=True
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "maya@acme.example" in listed.stdout and TOKEN not in listed.stdout + listed.stderr
+    gone = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "disconnect", "gmail", "--connection", "maya"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert gone.returncode == 0, gone.stderr
+    record = store.get("gmail", "maya")
+    assert record is not None and not record.connected and record.credentials == {}

@@ -151,3 +151,14 @@ def test_connect_sync_refresh_and_revoke(tmp_path: Path, control: ConnectionStor
         with pytest.raises(ConfigError, match="disconnected .* reconnect: manifold connect google_calendar"):
             build_runtime(loaded, connection_id="maya", sandbox_url=sandbox.url)
         assert sandbox.requests("google_calendar") == []
+
+
+def test_dagster_partitions_are_the_stored_connections(tmp_path: Path, control: ConnectionStore) -> None:
+    from engine.control import ConnectionRecord
+    from engine.orchestration import known_connections
+
+    loaded = load_connector(write_spec(tmp_path / "connectors"), check_env=False)
+    assert known_connections(loaded.spec) == []
+    for user in ("maya", "sam"):
+        control.save(ConnectionRecord("google_calendar", user, connected=True))
+    assert known_connections(loaded.spec) == ["maya", "sam"]

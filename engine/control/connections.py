@@ -140,6 +140,16 @@ class ConnectionStore:
             [now, now, connector, connection_id],
         )
 
+    def disconnect(self, connector: str, connection_id: str, reason: str = "disconnected by a user") -> bool:
+        """Forget the credentials and mark the connection disconnected; the row stays for its history."""
+        now = now_utc()
+        changed = self.db.execute(
+            "UPDATE connections SET credentials = NULL, connected = 0, token_expires_at = NULL, last_error = ?,"
+            " last_error_at = ?, updated_at = ? WHERE connector = ? AND id = ?",
+            [reason, now, now, connector, connection_id],
+        )
+        return changed > 0
+
     def delete(self, connector: str, connection_id: str) -> bool:
         return (
             self.db.execute(

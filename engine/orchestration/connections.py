@@ -1,8 +1,8 @@
 """Which connections (accounts) each connector has: the partitions of its assets.
 
-This is the one seam the control store replaces: until connections are stored (with their
-encrypted tokens and health), every connector has one connection, `default`, whose config
-comes from the environment (or from the spec's `sandbox.config` in sandbox runs).
+Connectors whose users connect their own accounts (`auth: {type: oauth2}`) have one
+partition per connection stored in the control store (`manifold connect`); every other
+connector (API keys and client credentials from the environment) has one, `default`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,15 @@ def partitions_name(spec: ConnectorSpec) -> str:
 
 
 def known_connections(spec: ConnectorSpec) -> list[str]:
-    """Connection ids of this connector. The control store replaces this with its rows."""
-    return [DEFAULT_CONNECTION]
+    """Connection ids of this connector: the stored ones for per-user OAuth connectors."""
+    if spec.auth.type != "oauth2":
+        return [DEFAULT_CONNECTION]
+    from ..control import ConnectionStore, Vault, open_control
+
+    return [record.id for record in ConnectionStore(open_control(), Vault()).list(spec.name)]
 
 
 def connection_config(spec: ConnectorSpec, connection_id: str) -> dict[str, Any]:
-    """A connection's config (e.g. an OAuth access token). The control store replaces this too;
-    until then it is empty, and sandbox runs use the spec's `sandbox.config`."""
+    """Extra config for a run: none here. A stored OAuth connection's own config (Xero tenant,
+    DocuSign base URI) is merged by the runtime itself; sandbox runs use `sandbox.config`."""
     return {}
