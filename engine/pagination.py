@@ -25,6 +25,7 @@ import httpx
 from engine.errors import PagingError
 from engine.pages import Page, RequestPatch
 from engine.paths import compile_path
+from engine.redact import redact_url
 from engine.spec.models import (
     BodyCursorPaging,
     BodyCursorPostPaging,
@@ -382,8 +383,6 @@ def build_paginator(spec: PagingSpec) -> Paginator:
 
 # ---------------------------------------------------------------- guard
 
-_SECRET_PARAM = re.compile(r"(?i)token|key|secret|sig|password|auth|code")
-
 
 def _show(value: Any, limit: int = 80) -> str:
     """A cursor as printed in a message: strings quoted, long ones cut."""
@@ -392,19 +391,10 @@ def _show(value: Any, limit: int = 80) -> str:
     return repr(text) if isinstance(value, str) else text
 
 
-def _redact_url(url: str) -> str:
-    """Next URLs can carry credentials (Graph puts `access_token` in `paging.next`)."""
-    parsed = httpx.URL(url)
-    query = httpx.QueryParams(
-        [(k, "redacted" if _SECRET_PARAM.search(k) else v) for k, v in parsed.params.multi_items()]
-    )
-    return str(parsed.copy_with(params=query)) if query else url
-
-
 def _describe(patch: RequestPatch) -> tuple[str, str]:
     """What kind of position a patch holds, and its value as safe to print."""
     if patch.url is not None:
-        return "next URL", _show(_redact_url(patch.url), 200)
+        return "next URL", _show(redact_url(patch.url), 200)
     values = {**patch.params, **patch.json}
     return "cursor", ", ".join(f"{name}={_show(value)}" for name, value in values.items()) or "(none)"
 

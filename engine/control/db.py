@@ -16,20 +16,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError
+from ..redact import redact_url
 from .migrations import MIGRATIONS
 
 DEFAULT_URL = "sqlite:///state/control.db"
 Dialect = Literal["sqlite", "postgres"]
 _PLACEHOLDER = re.compile(r"\?")
-_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]+@")
 
 
 def control_url() -> str:
     return os.environ.get("MANIFOLD_CONTROL_URL") or DEFAULT_URL
-
-
-def redact_url(url: str) -> str:
-    return _PASSWORD.sub(r"\1***@", url)
 
 
 def now_utc() -> str:
