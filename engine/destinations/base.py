@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -50,6 +51,20 @@ class RunRecord:
     status: Literal["running", "succeeded", "failed"]
     error: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> list[Any]:
+        """The values of the runs table, in its column order (stats as JSON text)."""
+        return [
+            self.run_id,
+            self.connector,
+            self.stream,
+            self.connection_id,
+            self.started_at,
+            self.finished_at,
+            self.status,
+            self.error,
+            orjson.dumps(self.stats).decode(),
+        ]
 
 
 def dedupe_last(rows: pa.Table, key: list[str]) -> pa.Table:

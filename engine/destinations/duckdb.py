@@ -140,17 +140,7 @@ class DuckDBDestination:
         with self._lock:
             self._con.execute(
                 f"INSERT OR REPLACE INTO {RUNS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    run.run_id,
-                    run.connector,
-                    run.stream,
-                    run.connection_id,
-                    run.started_at,
-                    run.finished_at,
-                    run.status,
-                    run.error,
-                    orjson.dumps(run.stats).decode(),
-                ],
+                run.row(),
             )
 
     def close(self) -> None:

@@ -297,17 +297,7 @@ class PostgresDestination:
                         sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in columns
                     ),
                 ),
-                [
-                    run.run_id,
-                    run.connector,
-                    run.stream,
-                    run.connection_id,
-                    run.started_at,
-                    run.finished_at,
-                    run.status,
-                    run.error,
-                    orjson.dumps(run.stats).decode(),
-                ],
+                run.row(),
             )
 
     def close(self) -> None:
