@@ -136,6 +136,32 @@ def demo(
     raise typer.Exit(code)
 
 
+@app.command("connect")
+def connect_command(
+    connector: Annotated[str, typer.Argument(help="Connector name (connectors/NAME.yaml) or a spec path")],
+    connection: Annotated[str, typer.Option(help="Connection id, e.g. the user's id")],
+    port: Annotated[int, typer.Option(help="Local callback port on 127.0.0.1 (0 picks one)")] = 0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the browser")] = 300,
+    sandbox_url: Annotated[str | None, typer.Option(help="Connect against a running sandbox")] = None,
+) -> None:
+    """Connect a user's account: prints the authorize URL, waits for the redirect, stores the tokens."""
+    from .connect import connect
+
+    try:
+        loaded = runner.load_for_run(connector, sandbox=bool(sandbox_url))
+        record = connect(
+            loaded,
+            connection,
+            port=port,
+            timeout=timeout,
+            sandbox_url=sandbox_url,
+            announce=lambda text: typer.echo(text, err=False),
+        )
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"connected {record.connector}/{record.id} (account {record.account_id or 'unknown'})")
+
+
 @app.command()
 def connections(
     connector: Annotated[str | None, typer.Argument(help="Only this connector")] = None,

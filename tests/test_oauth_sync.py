@@ -162,3 +162,47 @@ def test_dagster_partitions_are_the_stored_connections(tmp_path: Path, control: 
     for user in ("maya", "sam"):
         control.save(ConnectionRecord("google_calendar", user, connected=True))
     assert known_connections(loaded.spec) == ["maya", "sam"]
+
+
+def test_manifold_connect_cli_stores_the_connection(tmp_path: Path, control: ConnectionStore) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    folder = tmp_path / "connectors"
+    path = write_spec(folder)
+    loaded = load_connector(path, check_env=False)
+    with Sandbox([(loaded.spec, path)]) as sandbox:
+        env = {**os.environ, "MANIFOLD_CONNECTORS": str(folder)}
+        root = Path(__file__).resolve().parent.parent
+        command = [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "connect",
+            "google_calendar",
+            "--connection",
+            "maya",
+            "--sandbox-url",
+            sandbox.url,
+            "--timeout",
+            "30",
+        ]
+        process = subprocess.Popen(
+            command, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().startswith("Open this URL to connect Google Calendar (maya)")
+            url = process.stdout.readline().strip()
+            page = httpx.get(url, follow_redirects=True, timeout=10)
+            assert page.status_code == 200 and "Connected" in page.text
+            out, err = process.communicate(timeout=30)
+        finally:
+            process.kill()
+        assert process.returncode == 0, err
+        assert "connected google_calendar/maya (account maya@acme-studio.example)" in out
+        record = control.get("google_calendar", "maya")
+        assert record is not None and record.connected and record.credentials["access_token"] not in out + err

@@ -1,0 +1,108 @@
+"""`manifold connect`: the OAuth authorization-code flow from a terminal.
+
+Prints the provider's authorize URL, waits on a 127.0.0.1 listener for the browser's
+redirect, then exchanges the code, runs the post-connect steps and stores the connection.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .control import ConnectionRecord, ConnectionStore, Vault, open_control
+from .errors import ConfigError
+from .oauth import OAuthStates, authorize_url, complete, sandbox_rewrite
+from .oauth.spec import OAuth2AuthCode
+from .runner import sandbox_environ
+from .spec.loader import LoadedConnector
+
+
+class _Listener(ThreadingHTTPServer):
+    query: dict[str, str] | None = None
+    arrived = threading.Event()
+
+
+class _Callback(BaseHTTPRequestHandler):
+    server: _Listener
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path != "/callback":
+            self.send_error(404)
+            return
+        self.server.query = dict(parse_qsl(urlsplit(self.path).query))
+        failed = "error" in self.server.query
+        body = (
+            b"<html><body><h1>Manifold</h1><p>"
+            + (
+                b"The provider refused the connection."
+                if failed
+                else b"Connected. You can close this window."
+            )
+            + b"</p></body></html>"
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.server.arrived.set()
+
+    def log_message(self, format: str, *args: Any) -> None:  # no request lines in the terminal
+        pass
+
+
+def connect(
+    loaded: LoadedConnector,
+    connection_id: str,
+    *,
+    port: int = 0,
+    timeout: float = 300,
+    sandbox_url: str | None = None,
+    announce: Any = print,
+) -> ConnectionRecord:
+    """Run the whole flow; returns the stored connection (its credentials never printed)."""
+    spec = loaded.spec
+    auth = spec.auth
+    if not isinstance(auth, OAuth2AuthCode):
+        raise ConfigError(
+            f"{spec.name} does not connect with OAuth (auth type {auth.type}); nothing to connect"
+        )
+    env = sandbox_environ(loaded) if sandbox_url else dict(os.environ)
+    rewrite = sandbox_rewrite(sandbox_url, spec.name) if sandbox_url else None
+    db = open_control()
+    vault = Vault()
+    store, states = ConnectionStore(db, vault), OAuthStates(db, vault)
+    listener = _Listener(("127.0.0.1", port), _Callback)
+    listener.arrived = threading.Event()
+    thread = threading.Thread(target=listener.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    redirect_uri = f"http://127.0.0.1:{listener.server_address[1]}/callback"
+    try:
+        url = authorize_url(
+            auth, spec.name, connection_id, redirect_uri, states=states, env=env, rewrite=rewrite
+        )
+        announce(f"Open this URL to connect {spec.title} ({connection_id}):\n{url}")
+        if not listener.arrived.wait(timeout):
+            raise ConfigError(
+                f"no answer from the provider within {timeout:.0f} s; run manifold connect again"
+            )
+    finally:
+        listener.shutdown()
+        listener.server_close()
+    query = listener.query or {}
+    return complete(
+        auth,
+        spec.name,
+        query.get("code"),
+        query.get("state", ""),
+        states=states,
+        store=store,
+        env=env,
+        error=query.get("error"),
+        error_description=query.get("error_description"),
+        redirect_uri=redirect_uri,
+        rewrite=rewrite,
+    )
