@@ -21,23 +21,17 @@ from engine.control import ConnectionRecord, ConnectionStore, ControlDB, Vault
 from engine.control.migrations import MIGRATIONS
 from engine.errors import ConfigError
 
+from .conftest import POSTGRES_URL, postgres_admin
+
 TOKEN = "ya29.a0AfB_byC-PLANTED-SECRET-TOKEN-4f9c"
-PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def _pg_schema_url() -> Iterator[str]:
-    import psycopg
-
     schema = f"ctl_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg.connect(PG, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Postgres is required in CI: {exc}")
-        pytest.skip(f"Postgres not reachable: {exc}")
+    admin = postgres_admin()
     admin.execute(f"CREATE SCHEMA {schema}")
     try:
-        yield f"{PG}?options=-csearch_path%3D{schema}"
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     finally:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
         admin.close()

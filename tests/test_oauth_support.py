@@ -7,7 +7,6 @@ The YAML blocks are the shapes connector authors write; they follow /work/shared
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,8 +19,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-import psycopg
-import pytest
 import yaml
 from cryptography.fernet import Fernet
 from pydantic import TypeAdapter
@@ -39,7 +36,9 @@ from engine.oauth import (
 from engine.sandbox import Sandbox
 from engine.spec.models import ConnectorSpec
 
-PG = os.environ.get("MANIFOLD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from .conftest import POSTGRES_URL as PG
+from .conftest import postgres_admin
+
 ROOT = Path(__file__).resolve().parent.parent
 ROOT_IMPORT_CHECK = (
     "import sys, engine.oauth; "
@@ -346,12 +345,7 @@ def sqlite_control(folder: Path) -> Iterator[Control]:
 def postgres_control() -> Iterator[Control]:
     """A control store in a fresh Postgres schema (skipped without Postgres, failed in CI)."""
     schema = f"oauth_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg.connect(PG, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Postgres is required in CI: {exc}")
-        pytest.skip(f"Postgres not reachable: {exc}")
+    admin = postgres_admin()
     admin.execute(f"CREATE SCHEMA {schema}")
     made = control_at(f"{PG}?options=-csearch_path%3D{schema}")
     try:
