@@ -222,6 +222,24 @@ def reference() -> None:
     typer.echo(render_reference(), nl=False)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    public_url: Annotated[
+        str | None, typer.Option(help="Where browsers and providers reach this service (MANIFOLD_PUBLIC_URL)")
+    ] = None,
+    sandbox: Annotated[bool, typer.Option(help="Serve the sandbox providers too and talk to them")] = False,
+) -> None:
+    """Run the web service: OAuth connects, webhooks, diagnostics, /admin, read API, sync requests."""
+    from .serve import serve as run_service
+
+    try:
+        run_service(host=host, port=port, public_url=public_url, sandbox=sandbox)
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+
+
 @app.command("sandbox")
 def sandbox_serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks one)")] = 0,

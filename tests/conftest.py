@@ -168,3 +168,13 @@ def workspace(
     finally:
         if space.sandbox is not None:
             space.sandbox.stop()
+
+
+@pytest.fixture
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh MANIFOLD_SECRET_KEY for this test (the vault never writes state/secret.key)."""
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("MANIFOLD_SECRET_KEY", key)
+    return key

@@ -275,7 +275,7 @@ def test_wrong_secret_is_an_auth_error_without_the_secret(workspace: Workspace) 
     spec = workspace.connectors / "stripe.yaml"
     spec.write_text(
         spec.read_text().replace(
-            "env: {STRIPE_SECRET_KEY: sk_test_sandbox", "env: {STRIPE_SECRET_KEY: sk_test_WRONG", 1
+            "STRIPE_SECRET_KEY: sk_test_sandbox", "STRIPE_SECRET_KEY: sk_test_WRONG", 1
         )
     )
     result = workspace.cli("sync", "stripe", "-s", "invoices", "--sandbox-url", sandbox.url)

@@ -34,9 +34,13 @@ def now_utc() -> str:
 
 
 class ControlDB:
-    """A connection to the control store. Thread-safe: one lock around the one DB connection."""
+    """A connection to the control store. Thread-safe: one lock around the one DB connection.
 
-    def __init__(self, url: str):
+    `durable=True` makes each SQLite commit wait for the disk (synchronous=FULL), for writes that
+    are acknowledged to someone else (the webhook inbox); WAL's NORMAL survives a process crash only.
+    """
+
+    def __init__(self, url: str, *, durable: bool = False):
         self.url = url
         self._lock = threading.RLock()
         self.dialect: Dialect
@@ -48,7 +52,7 @@ class ControlDB:
             )
             self._sqlite.execute("PRAGMA journal_mode=WAL")
             self._sqlite.execute("PRAGMA busy_timeout=30000")
-            self._sqlite.execute("PRAGMA synchronous=NORMAL")
+            self._sqlite.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._sqlite.execute("PRAGMA foreign_keys=ON")
             self.dialect = "sqlite"
         elif url.startswith(("postgresql://", "postgres://")):

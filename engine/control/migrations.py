@@ -65,4 +65,95 @@ MIGRATIONS: list[Migration] = [
             "CREATE TABLE oauth_keys (name TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at TEXT NOT NULL)",
         ),
     ),
+    Migration(
+        3,
+        "webhook_inbox",
+        (
+            # One row per accepted delivery, unique per (connector, event id): a duplicate is a no-op.
+            # `state` runs pending -> processed | ignored, or parked after too many failed attempts.
+            """CREATE TABLE webhook_events (
+                connector TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                connection_id TEXT,
+                event_type TEXT,
+                headers TEXT NOT NULL DEFAULT '{}',
+                body BLOB NOT NULL,
+                received_at TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT,
+                processed_at TEXT,
+                error TEXT,
+                PRIMARY KEY (connector, event_id)
+            )""",
+            "CREATE INDEX webhook_events_state ON webhook_events (state, next_attempt_at)",
+            # Every delivery, whatever became of it; never a secret, never the body.
+            """CREATE TABLE webhook_audit (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                connector TEXT NOT NULL,
+                connection_id TEXT,
+                event_id TEXT,
+                event_type TEXT,
+                outcome TEXT NOT NULL,
+                reason TEXT,
+                status INTEGER NOT NULL,
+                received_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX webhook_audit_connector ON webhook_audit (connector, received_at)",
+        ),
+        (
+            """CREATE TABLE webhook_events (
+                connector TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                connection_id TEXT,
+                event_type TEXT,
+                headers TEXT NOT NULL DEFAULT '{}',
+                body BYTEA NOT NULL,
+                received_at TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT,
+                processed_at TEXT,
+                error TEXT,
+                PRIMARY KEY (connector, event_id)
+            )""",
+            "CREATE INDEX webhook_events_state ON webhook_events (state, next_attempt_at)",
+            """CREATE TABLE webhook_audit (
+                id BIGSERIAL PRIMARY KEY,
+                connector TEXT NOT NULL,
+                connection_id TEXT,
+                event_id TEXT,
+                event_type TEXT,
+                outcome TEXT NOT NULL,
+                reason TEXT,
+                status INTEGER NOT NULL,
+                received_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX webhook_audit_connector ON webhook_audit (connector, received_at)",
+        ),
+    ),
+    Migration(
+        4,
+        "sync_requests",
+        (
+            # "Sync now" buttons and webhook-triggered syncs; the Dagster sensor turns them into runs.
+            # At most one queued request per (connector, connection, streams): `pending_key` is unique
+            # while queued and NULL once the request is picked up.
+            """CREATE TABLE sync_requests (
+                id TEXT PRIMARY KEY,
+                connector TEXT NOT NULL,
+                connection_id TEXT,
+                streams TEXT NOT NULL DEFAULT '[]',
+                source TEXT NOT NULL,
+                state TEXT NOT NULL,
+                pending_key TEXT UNIQUE,
+                run_id TEXT,
+                error TEXT,
+                created_at TEXT NOT NULL,
+                started_at TEXT,
+                finished_at TEXT
+            )""",
+            "CREATE INDEX sync_requests_state ON sync_requests (state, created_at)",
+        ),
+    ),
 ]

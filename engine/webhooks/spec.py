@@ -313,6 +313,11 @@ class WebhooksSpec(_Strict):
     """How deliveries to `/webhooks/{connector}` are verified, identified and applied."""
 
     verify: VerifySpec = Field(description="How a delivery is authenticated (by `scheme`).")
+    env: list[str] = Field(
+        default_factory=list,
+        description="Env vars only the receiver needs, e.g. [STRIPE_WEBHOOK_SECRET]: syncs run without them; "
+        "without them deliveries are answered 503 and diagnostics name them.",
+    )
     handshake: HandshakeSpec | None = Field(
         None, description="A provider's subscription check answered by the receiver (by `type`)."
     )
