@@ -240,6 +240,26 @@ def serve(
         raise _fail(str(exc)) from None
 
 
+@app.command("apply-events")
+def apply_events(
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default MANIFOLD_WAREHOUSE_URL)")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many events per connector")] = 500,
+) -> None:
+    """Apply the webhook events waiting in the inbox to the models (Dagster does this on its own)."""
+    from .event_drain import drain_inbox
+
+    try:
+        report = drain_inbox(runner.connectors_dir(), warehouse_url=warehouse, limit=limit)
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(report.summary())
+    for error in report.errors[:20]:
+        typer.echo(f"  {error}", err=True)
+    raise typer.Exit(1 if report.failed else 0)
+
+
 @app.command("sandbox")
 def sandbox_serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks one)")] = 0,

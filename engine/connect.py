@@ -17,7 +17,7 @@ from .errors import ConfigError
 from .oauth import OAuthStates, authorize_url, complete, sandbox_rewrite
 from .oauth.spec import OAuth2AuthCode
 from .runner import sandbox_environ
-from .spec.loader import LoadedConnector
+from .spec.loader import LoadedConnector, is_enabled
 
 
 class _Listener(ThreadingHTTPServer):
@@ -71,6 +71,8 @@ def connect(
             f"{spec.name} does not connect with OAuth (auth type {auth.type}); nothing to connect"
         )
     env = sandbox_environ(loaded) if sandbox_url else dict(os.environ)
+    if not is_enabled(spec, env):
+        raise ConfigError(f"{spec.name} is disabled: set {spec.flag}=true to enable it")
     rewrite = sandbox_rewrite(sandbox_url, spec.name) if sandbox_url else None
     db = open_control()
     vault = Vault()

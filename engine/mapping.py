@@ -38,6 +38,7 @@ from engine.models import (
     DECIMAL_SCALE,
     SYNCED_AT_COLUMN,
     SYSTEM_COLUMNS,
+    VERSION_COLUMN,
     ColumnSpec,
     ModelSpec,
     did_you_mean,
@@ -407,14 +408,19 @@ class RowMapper:
         connection_id: str,
         synced_at: datetime,
         page_values: Mapping[str, Any] | None = None,
+        version_at: datetime | None = None,
     ) -> pa.Table:
         """Map a page of records into a table with `self.schema` (model columns, then system columns).
 
         `page_values` fills columns that hold one value for the whole page, e.g. a substream's
-        `calendar_id` from its parent record; they override the column's mapping.
+        `calendar_id` from its parent record; they override the column's mapping. `version_at`
+        is when the records' state was current (an event's time); default `synced_at`.
         """
         if synced_at.tzinfo is None:
             synced_at = synced_at.replace(tzinfo=UTC)
+        version_at = version_at or synced_at
+        if version_at.tzinfo is None:
+            version_at = version_at.replace(tzinfo=UTC)
         page_values = page_values or {}
         for name in page_values:
             if name not in self.model.columns:
@@ -445,6 +451,7 @@ class RowMapper:
         arrays.append(pa.repeat(pa.scalar(self.provider, pa.string()), count))
         arrays.append(pa.repeat(pa.scalar(connection_id, pa.string()), count))
         arrays.append(pa.repeat(pa.scalar(synced_at, self.schema.field(SYNCED_AT_COLUMN).type), count))
+        arrays.append(pa.repeat(pa.scalar(version_at, self.schema.field(VERSION_COLUMN).type), count))
         arrays.append(_raw_array(records))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 

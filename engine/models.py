@@ -12,8 +12,8 @@ columns:
   created_at: {type: timestamp}
 ```
 
-The engine adds four system columns to every table (`_provider`, `_connection_id`,
-`_synced_at`, `_raw`), and a table's key is `(_provider, _connection_id, *primary_key)`,
+The engine adds five system columns to every table (`_provider`, `_connection_id`,
+`_synced_at`, `_version`, `_raw`), and a table's key is `(_provider, _connection_id, *primary_key)`,
 so Stripe and PayPal rows, and two Stripe accounts, never collide.
 """
 
@@ -60,6 +60,7 @@ JSON_FIELD_METADATA = {"type": "json"}
 PROVIDER_COLUMN = "_provider"
 CONNECTION_COLUMN = "_connection_id"
 SYNCED_AT_COLUMN = "_synced_at"
+VERSION_COLUMN = "_version"
 RAW_COLUMN = "_raw"
 
 _NAME = r"^[a-z][a-z0-9_]*$"
@@ -125,6 +126,11 @@ SYSTEM_COLUMNS: dict[str, ColumnSpec] = {
     PROVIDER_COLUMN: ColumnSpec(type="string", description="Connector that wrote the row, e.g. 'stripe'."),
     CONNECTION_COLUMN: ColumnSpec(type="string", description="Connection (account) the row came from."),
     SYNCED_AT_COLUMN: ColumnSpec(type="timestamp", description="When the row was last written (UTC)."),
+    VERSION_COLUMN: ColumnSpec(
+        type="timestamp",
+        description="When the row's state was current at the provider: the fetch time of a sync, the "
+        "event time of a webhook. A write with an older version never replaces a newer row.",
+    ),
     RAW_COLUMN: ColumnSpec(type="json", description="The source record, as JSON."),
 }
 

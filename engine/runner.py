@@ -132,8 +132,22 @@ def run_sync(
     dest = destination or open_destination()
     runtime = build_runtime(loaded, connection_id=connection_id, config=config, sandbox_url=sandbox_url)
     try:
-        return sync_connector(runtime, dest, streams=streams, full_refresh=full_refresh, progress=progress)
+        results = sync_connector(runtime, dest, streams=streams, full_refresh=full_refresh, progress=progress)
+        if runtime.stored is not None and results and all(r.ok for r in results):
+            _mark_synced(loaded.spec.name, connection_id)
+        return results
     finally:
         runtime.close()
         if own:
             dest.close()
+
+
+def _mark_synced(connector: str, connection_id: str) -> None:
+    """A stored connection's last successful sync (and its last error cleared)."""
+    from .control import ConnectionStore, Vault, open_control
+
+    db = open_control()
+    try:
+        ConnectionStore(db, Vault()).mark_synced(connector, connection_id)
+    finally:
+        db.close()

@@ -89,6 +89,7 @@ class ConnectorRuntime:
         if record is not None:  # what connecting stored (Xero tenant id, DocuSign base URI) is config too
             connection = Connection(connection.id, {**record.config, **connection.config})
         self.connection = connection
+        self.stored = record  # the control store's connection, for OAuth connectors
         missing = missing_env(spec, environ)
         if missing:
             raise ConfigError(

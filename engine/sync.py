@@ -113,7 +113,9 @@ class _BatchWriter:
         batches = []
         if self.tables:
             rows = pa.concat_tables(self.tables)
-            batches.append(Batch(sync.model.name, rows, sync.model.table_key, sync.stream.disposition))
+            batches.append(
+                Batch(sync.model.name, rows, sync.model.table_key, sync.stream.disposition, sync.versioned)
+            )
         self.result.counts.add(sync.destination.commit(batches, sync.key, {"slices": dict(self.slices)}))
         self.tables, self.rows, self.last_flush = [], 0, time.monotonic()
 
@@ -142,6 +144,8 @@ class StreamSync:
         self.batch_rows = batch_rows
         self.mapper = RowMapper(model, self.stream.mapped_fields(), runtime.spec.name)
         self.key = StateKey(runtime.spec.name, name, runtime.connection.id)
+        webhooks = runtime.spec.webhooks
+        self.versioned = webhooks is not None and name in webhooks.applied_streams()
 
     def run(self) -> StreamResult:
         runtime = self.runtime

@@ -284,7 +284,7 @@ def test_output_has_the_model_schema_and_system_columns() -> None:
     assert (
         table.column_names
         == mapper.columns
-        == [*model.columns, "_provider", "_connection_id", "_synced_at", "_raw"]
+        == [*model.columns, "_provider", "_connection_id", "_synced_at", "_version", "_raw"]
     )
     assert table.schema.field("amount_due").type == pa.decimal128(18, 2)
     assert table.schema.field("created_at").type == pa.timestamp("us", tz="UTC")

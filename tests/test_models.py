@@ -18,6 +18,7 @@ from engine.models import (
     RAW_COLUMN,
     SYNCED_AT_COLUMN,
     SYSTEM_COLUMNS,
+    VERSION_COLUMN,
     ModelError,
     ModelSpec,
     load_model,
@@ -124,6 +125,7 @@ def test_arrow_schema_is_model_columns_then_system_columns(tmp_path: Path) -> No
         PROVIDER_COLUMN: SYSTEM_COLUMNS["_provider"],
         CONNECTION_COLUMN: SYSTEM_COLUMNS["_connection_id"],
         SYNCED_AT_COLUMN: SYSTEM_COLUMNS["_synced_at"],
+        VERSION_COLUMN: SYSTEM_COLUMNS["_version"],
         RAW_COLUMN: SYSTEM_COLUMNS["_raw"],
     } == SYSTEM_COLUMNS
     assert schema.field("amount_due").type == pa.decimal128(18, 2)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -206,3 +209,19 @@ def test_manifold_connect_cli_stores_the_connection(tmp_path: Path, control: Con
         assert "connected google_calendar/maya (account maya@acme-studio.example)" in out
         record = control.get("google_calendar", "maya")
         assert record is not None and record.connected and record.credentials["access_token"] not in out + err
+
+
+def test_connect_refuses_a_disabled_connector(tmp_path: Path, control: ConnectionStore) -> None:
+
+    folder = tmp_path / "connectors"
+    path = write_spec(folder)
+    path.write_text(
+        path.read_text().replace("name: google_calendar\n", "name: google_calendar\nflag: CAL_ON\n")
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CAL_ON"} | {"MANIFOLD_CONNECTORS": str(folder)}
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "engine.cli", "connect", "google_calendar", "--connection", "maya"]
+    result = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "google_calendar is disabled: set CAL_ON=true" in result.stderr
+    assert control.get("google_calendar", "maya") is None

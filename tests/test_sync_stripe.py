@@ -274,9 +274,7 @@ def test_wrong_secret_is_an_auth_error_without_the_secret(workspace: Workspace) 
     sandbox = workspace.start_sandbox()
     spec = workspace.connectors / "stripe.yaml"
     spec.write_text(
-        spec.read_text().replace(
-            "STRIPE_SECRET_KEY: sk_test_sandbox", "STRIPE_SECRET_KEY: sk_test_WRONG", 1
-        )
+        spec.read_text().replace("STRIPE_SECRET_KEY: sk_test_sandbox", "STRIPE_SECRET_KEY: sk_test_WRONG", 1)
     )
     result = workspace.cli("sync", "stripe", "-s", "invoices", "--sandbox-url", sandbox.url)
     assert result.returncode == 1

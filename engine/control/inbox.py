@@ -1,5 +1,8 @@
 """The webhook inbox and its audit log: verified deliveries stored once, then applied once.
 
+Unique per (connector, connection, event id): per-connection providers may reuse ids across
+accounts.
+
     inbox = Inbox(db)
     [new] = inbox.write([Delivery("stripe", "evt_1", None, "invoice.paid", {}, body, now)], [])
     inbox.write([same_delivery], [])      # -> [False]: a duplicate changes nothing
@@ -116,11 +119,11 @@ class Inbox:
                 changed = self.db.execute(
                     "INSERT INTO webhook_events (connector, event_id, connection_id, event_type, headers,"
                     " body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (connector, event_id) DO NOTHING",
+                    " ON CONFLICT (connector, connection_id, event_id) DO NOTHING",
                     [
                         item.connector,
                         item.event_id,
-                        item.connection_id,
+                        item.connection_id or "",
                         item.event_type,
                         orjson.dumps(item.headers).decode(),
                         item.body,
@@ -165,7 +168,7 @@ class Inbox:
         return StoredEvent(
             connector=row["connector"],
             event_id=row["event_id"],
-            connection_id=row["connection_id"],
+            connection_id=row["connection_id"] or None,
             event_type=row["event_type"],
             headers=orjson.loads(row["headers"]),
             body=bytes(row["body"]),
@@ -176,10 +179,11 @@ class Inbox:
             processed_at=row["processed_at"],
         )
 
-    def get(self, connector: str, event_id: str) -> StoredEvent | None:
+    def get(self, connector: str, event_id: str, connection_id: str | None = None) -> StoredEvent | None:
         rows = self.db.query(
-            f"SELECT {_EVENT_COLUMNS} FROM webhook_events WHERE connector = ? AND event_id = ?",
-            [connector, event_id],
+            f"SELECT {_EVENT_COLUMNS} FROM webhook_events WHERE connector = ? AND connection_id = ?"
+            " AND event_id = ?",
+            [connector, connection_id or "", event_id],
         )
         return self._event(rows[0]) if rows else None
 
@@ -202,8 +206,8 @@ class Inbox:
     def processed(self, event: StoredEvent, state: EventState = "processed") -> None:
         self.db.execute(
             "UPDATE webhook_events SET state = ?, processed_at = ?, error = NULL, next_attempt_at = NULL"
-            " WHERE connector = ? AND event_id = ?",
-            [state, now_utc(), event.connector, event.event_id],
+            " WHERE connector = ? AND connection_id = ? AND event_id = ?",
+            [state, now_utc(), event.connector, event.connection_id or "", event.event_id],
         )
 
     def failed(self, event: StoredEvent, error: str, policy: RetryPolicy = RetryPolicy()) -> EventState:
@@ -213,8 +217,16 @@ class Inbox:
         retry_at = datetime.now(UTC) + timedelta(seconds=policy.delay(attempts))
         self.db.execute(
             "UPDATE webhook_events SET state = ?, attempts = ?, error = ?, next_attempt_at = ?"
-            " WHERE connector = ? AND event_id = ?",
-            [state, attempts, error[:2000], retry_at.isoformat(), event.connector, event.event_id],
+            " WHERE connector = ? AND connection_id = ? AND event_id = ?",
+            [
+                state,
+                attempts,
+                error[:2000],
+                retry_at.isoformat(),
+                event.connector,
+                event.connection_id or "",
+                event.event_id,
+            ],
         )
         return state
 

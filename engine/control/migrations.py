@@ -69,12 +69,13 @@ MIGRATIONS: list[Migration] = [
         3,
         "webhook_inbox",
         (
-            # One row per accepted delivery, unique per (connector, event id): a duplicate is a no-op.
+            # One row per accepted delivery, unique per (connector, connection, event id): a duplicate
+            # is a no-op. connection_id is '' for deliveries to /webhooks/{connector}.
             # `state` runs pending -> processed | ignored, or parked after too many failed attempts.
             """CREATE TABLE webhook_events (
                 connector TEXT NOT NULL,
                 event_id TEXT NOT NULL,
-                connection_id TEXT,
+                connection_id TEXT NOT NULL DEFAULT '',
                 event_type TEXT,
                 headers TEXT NOT NULL DEFAULT '{}',
                 body BLOB NOT NULL,
@@ -84,7 +85,7 @@ MIGRATIONS: list[Migration] = [
                 next_attempt_at TEXT,
                 processed_at TEXT,
                 error TEXT,
-                PRIMARY KEY (connector, event_id)
+                PRIMARY KEY (connector, connection_id, event_id)
             )""",
             "CREATE INDEX webhook_events_state ON webhook_events (state, next_attempt_at)",
             # Every delivery, whatever became of it; never a secret, never the body.
@@ -105,7 +106,7 @@ MIGRATIONS: list[Migration] = [
             """CREATE TABLE webhook_events (
                 connector TEXT NOT NULL,
                 event_id TEXT NOT NULL,
-                connection_id TEXT,
+                connection_id TEXT NOT NULL DEFAULT '',
                 event_type TEXT,
                 headers TEXT NOT NULL DEFAULT '{}',
                 body BYTEA NOT NULL,
@@ -115,7 +116,7 @@ MIGRATIONS: list[Migration] = [
                 next_attempt_at TEXT,
                 processed_at TEXT,
                 error TEXT,
-                PRIMARY KEY (connector, event_id)
+                PRIMARY KEY (connector, connection_id, event_id)
             )""",
             "CREATE INDEX webhook_events_state ON webhook_events (state, next_attempt_at)",
             """CREATE TABLE webhook_audit (

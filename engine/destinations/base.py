@@ -26,16 +26,20 @@ class Batch:
     rows: pa.Table
     key: list[str]
     disposition: Literal["merge", "append"]
+    #: Merge only over rows whose `_version` is not newer (webhooks and polls of one object).
+    versioned: bool = False
 
 
 @dataclass
 class LoadCounts:
     inserted: int = 0
     updated: int = 0
+    stale: int = 0  # rows not written: the table holds a newer version
 
     def add(self, other: LoadCounts) -> None:
         self.inserted += other.inserted
         self.updated += other.updated
+        self.stale += other.stale
 
 
 @dataclass

@@ -13,6 +13,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from ..models import VERSION_COLUMN
 from .base import Batch, LoadCounts, RunRecord, StateKey, dedupe_last
 
 STATE_TABLE = "_manifold_state"
@@ -104,6 +105,8 @@ class DuckDBDestination:
                 self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM __batch")
                 return LoadCounts(inserted=rows.num_rows)
             match = " AND ".join(f"t.{_quote(k)} = b.{_quote(k)}" for k in batch.key)
+            if batch.versioned:
+                return self._load_versioned(table, match, rows.num_rows)
             deleted = self._con.execute(f"DELETE FROM {table} t USING __batch b WHERE {match}").fetchone()
             updated = int(deleted[0]) if deleted else 0
             self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM __batch")
@@ -111,6 +114,21 @@ class DuckDBDestination:
         finally:
             with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses; ROLLBACK follows
                 self._con.unregister("__batch")
+
+    def _load_versioned(self, table: str, match: str, count: int) -> LoadCounts:
+        """Replace only rows whose version is not newer; rows still matching afterwards are newer."""
+        version = _quote(VERSION_COLUMN)
+        deleted = self._con.execute(
+            f"DELETE FROM {table} t USING __batch b WHERE {match}"
+            f" AND (t.{version} IS NULL OR b.{version} IS NULL OR t.{version} <= b.{version})"
+        ).fetchone()
+        updated = int(deleted[0]) if deleted else 0
+        written = self._con.execute(
+            f"INSERT INTO {table} BY NAME SELECT b.* FROM __batch b"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})"
+        ).fetchone()
+        total = int(written[0]) if written else 0
+        return LoadCounts(inserted=total - updated, updated=updated, stale=count - total)
 
     def commit(self, batches: list[Batch], key: StateKey, state: dict[str, Any]) -> LoadCounts:
         counts = LoadCounts()

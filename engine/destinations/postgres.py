@@ -26,6 +26,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from ..errors import ConfigError, WarehouseError
+from ..models import VERSION_COLUMN
 from ..redact import Redactor, redact_url
 from .base import Batch, LoadCounts, RunRecord, StateKey, dedupe_last
 from .postgres_arrow import JSONB, copy_csv, pg_type
@@ -252,10 +253,10 @@ class PostgresDestination:
             )
         )
         self._copy(cur, stage, rows, json_columns)
-        cur.execute(self._merge_sql(batch.table, rows.column_names, batch.key))
+        cur.execute(self._merge_sql(batch.table, rows.column_names, batch.key, batch.versioned))
         inserted, updated = cur.fetchone() or (0, 0)
         cur.execute(sql.SQL("DROP TABLE {}").format(stage))
-        return LoadCounts(inserted=inserted, updated=updated)
+        return LoadCounts(inserted=inserted, updated=updated, stale=rows.num_rows - inserted - updated)
 
     def _copy(
         self, cur: psycopg.Cursor[Any], target: sql.Composable, rows: pa.Table, json_columns: frozenset[str]
@@ -264,19 +265,28 @@ class PostgresDestination:
         with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(target, names)) as copy:
             copy.write(memoryview(copy_csv(rows, json_columns)))
 
-    def _merge_sql(self, table: str, columns: list[str], key: list[str]) -> sql.Composed:
+    def _merge_sql(
+        self, table: str, columns: list[str], key: list[str], versioned: bool = False
+    ) -> sql.Composed:
         """Upsert from the stage; counts inserted vs updated rows (`xmax = 0`: a fresh insert).
 
         Rows go in key order, so concurrent merges of the same keys lock them in the same
-        order (and wait for each other instead of deadlocking)."""
+        order (and wait for each other instead of deadlocking). Versioned: a row whose stored
+        `_version` is newer is left alone (and not counted)."""
         names = sql.SQL(", ").join(map(sql.Identifier, columns))
         changing = [c for c in columns if c not in key] or key[:1]
         sets = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in changing)
+        newer: sql.Composable = sql.SQL("")
+        if versioned and VERSION_COLUMN in columns:
+            newer = sql.SQL(
+                " WHERE target.{v} IS NULL OR EXCLUDED.{v} IS NULL OR target.{v} <= EXCLUDED.{v}"
+            ).format(v=sql.Identifier(VERSION_COLUMN))
         return sql.SQL(
-            "WITH written AS (INSERT INTO {target} ({names}) SELECT {names} FROM {stage} ORDER BY {key}"
-            " ON CONFLICT ({key}) DO UPDATE SET {sets} RETURNING (xmax = 0) AS inserted)"
+            "WITH written AS (INSERT INTO {target} AS target ({names}) SELECT {names} FROM {stage} ORDER BY {key}"
+            " ON CONFLICT ({key}) DO UPDATE SET {sets}{newer} RETURNING (xmax = 0) AS inserted)"
             " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written"
         ).format(
+            newer=newer,
             target=self._name(table),
             names=names,
             stage=sql.Identifier(STAGE_TABLE),

@@ -15,7 +15,9 @@ from ..spec.loader import LoadedConnector, is_enabled, load_connectors
 from .assets import build_stream_asset
 from .checks import build_stream_checks
 from .connections import partitions_name
+from .inbox import build_drain_job, build_inbox_sensor
 from .plan import plan_streams
+from .requests import request_sensors
 from .resources import WarehouseResource
 from .schedules import build_job, build_schedule
 from .sensors import build_connections_sensor
@@ -76,10 +78,13 @@ def build_definitions(
     parts = [d for c in loaded if (d := connector_definitions(c, models, kind)) is not None]
     # DuckDB has one writing process per file: steps run one after another in the run's process.
     executor: Any = dg.in_process_executor if kind == "duckdb" else dg.multiprocess_executor
+    specs = [c.spec for c in loaded]
+    drain_job = build_drain_job(Path(connectors))
     return dg.Definitions.merge(
         *parts,
         dg.Definitions(
-            sensors=[build_connections_sensor([c.spec for c in loaded])],
+            jobs=[drain_job],
+            sensors=[build_connections_sensor(specs), *request_sensors(specs), build_inbox_sensor(drain_job)],
             resources={"warehouse": warehouse},
             executor=executor,
         ),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..mapping import MappingError, RowMapper, compile_filter
-from ..models import MODELS_DIR, ModelSpec, load_models
+from ..models import MODELS_DIR, ModelSpec, did_you_mean, load_models
 from ..templating import CONNECTOR_NAMES, check_template
 from .models import ConnectorSpec, StreamSpec
 from .yaml_nodes import Path as DataPath
@@ -106,6 +106,30 @@ def _parent_cycles(spec: ConnectorSpec) -> list[Problem]:
     return problems
 
 
+def _check_event_streams(spec: ConnectorSpec) -> list[Problem]:
+    """`webhooks.events` name streams of this connector; applied ones must load into a model."""
+    problems: list[Problem] = []
+    assert spec.webhooks is not None
+    known = list(spec.streams)
+    for event_type, effect in spec.webhooks.events.items():
+        where: tuple[str | int, ...] = ("webhooks", "events", event_type)
+        for i, apply in enumerate(effect.applies):
+            at = (*where, "apply", i) if isinstance(effect.apply, list) else (*where, "apply")
+            stream = spec.streams.get(apply.stream)
+            if stream is None:
+                problems.append(
+                    ((*at, "stream"), f"no stream '{apply.stream}'{did_you_mean(apply.stream, known)}")
+                )
+            elif stream.into is None:
+                problems.append(((*at, "stream"), f"stream '{apply.stream}' has no `into` model to apply to"))
+        for name in effect.sync.streams if effect.sync else []:
+            if name not in spec.streams:
+                problems.append(
+                    ((*where, "sync", "streams"), f"no stream '{name}'{did_you_mean(name, known)}")
+                )
+    return problems
+
+
 def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = None) -> list[Problem]:
     problems: list[Problem] = []
     problems += _check_templates(spec.base_url, ("base_url",), CONNECTOR_NAMES)
@@ -118,6 +142,7 @@ def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = Non
     problems += _check_templates(spec.http.headers, ("http", "headers"), CONNECTOR_NAMES)
     if spec.webhooks is not None:
         problems += _check_templates(spec.webhooks.model_dump(by_alias=True), ("webhooks",), CONNECTOR_NAMES)
+        problems += _check_event_streams(spec)
     models = _models((models_dir or MODELS_DIR).resolve())
     for name, stream in spec.streams.items():
         problems += _check_stream(spec, name, stream, models)

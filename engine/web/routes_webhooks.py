@@ -58,8 +58,10 @@ async def _receive(request: Request, connector: str, connection_id: str | None) 
         if receiver is not None:
             await _audit(service, AuditEntry(connector, "rejected", 404, iso_time(received), reason=reason))
         return _plain(404, reason)
-    if connection_id is not None and (not receiver.per_connection or len(connection_id) > MAX_NAME):
+    if connection_id is not None and not receiver.per_connection:
         return _plain(404, "this connector receives on /webhooks/" + connector)
+    if connection_id is not None and len(connection_id) > MAX_NAME:
+        return _plain(404, "unknown connection")
     try:
         body = await _body(request, service.settings.max_body)
     except _TooLarge:

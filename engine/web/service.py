@@ -39,6 +39,9 @@ class Service:
     _writer_db: ControlDB | None = None
     _env: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # its fields hold the environment and the stores: never show them
+        return f"Service({len(self.connectors)} connectors, control store {self.db!r})"
+
     @classmethod
     def open(cls, settings: ServiceSettings, *, keys: KeyStore | None = None) -> Service:
         connectors = load_all(settings.connectors)

@@ -27,11 +27,18 @@ from ..control.inbox import AuditEntry, Delivery
 from ..errors import TemplateError
 from ..templating import CompiledTemplate, compile_template
 from .errors import WebhookConfigError, WebhookRejected
-from .handshakes import Reply, answer_handshake
+from .handshakes import Reply, answer_handshake, notion_verification_token
 from .identity import identify
 from .keys import DEFAULT_KEYS, KeyStore
 from .schemes import lower_headers, verify
-from .spec import AnyVerify, MetaSubscribe, WebhooksSpec, render_verify, secret_templates
+from .spec import (
+    AnyVerify,
+    MetaSubscribe,
+    NotionVerificationToken,
+    WebhooksSpec,
+    render_verify,
+    secret_templates,
+)
 
 if TYPE_CHECKING:  # engine.spec imports this package's spec models
     from ..spec.loader import LoadedConnector
@@ -117,7 +124,9 @@ class Receiver:
         self.clock = clock
         self._connections = connections
         declared = [*loaded.spec.env, *self.spec.env]
-        self._env = {name: env[name] for name in declared if env.get(name)}
+        # An unset receiver variable renders empty and that secret is skipped (a retired DocuSign
+        # key); with no secret at all, deliveries are answered 503 naming what to set.
+        self._env = {name: env.get(name, "") for name in declared}
         self.missing_env = [name for name in self.spec.env if not env.get(name)]
         self._templates: dict[str, CompiledTemplate] = {}
         self._shared: tuple[AnyVerify, list[str], str] | None = None
@@ -191,7 +200,15 @@ class Receiver:
         handshake = self.spec.handshake
         if method not in ("POST", "GET") or (method == "GET" and not isinstance(handshake, MetaSubscribe)):
             raise WebhookRejected("method not allowed", 405)
-        verify_spec, secrets, verify_token = self._settings(incoming.connection_id)
+        try:
+            verify_spec, secrets, verify_token = self._settings(incoming.connection_id)
+        except WebhookConfigError:
+            # Notion's verification_token *is* the secret: it must be recorded before one is set.
+            if isinstance(handshake, NotionVerificationToken) and method == "POST":
+                first = notion_verification_token(incoming.body)
+                if first is not None:
+                    return self._handshake(incoming, first)
+            raise
         reply = answer_handshake(
             handshake, method=method, query=incoming.query, body=incoming.body, verified=False,
             verify_token=verify_token,
@@ -201,7 +218,9 @@ class Receiver:
         if method == "GET":
             raise WebhookRejected("method not allowed", 405)
         if not secrets and secret_templates(verify_spec):
-            raise WebhookConfigError("its secret renders empty")
+            raise WebhookConfigError(
+                f"set {', '.join(self.missing_env)}" if self.missing_env else "its secret renders empty"
+            )
         verified = verify(
             verify_spec, secrets, incoming.headers, incoming.body, incoming.received_at, keys=self.keys
         )

@@ -22,6 +22,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .events import ANY_EVENT, EventEffect
+
 Template = Annotated[str, Field(description="A Jinja2 template string, e.g. '{{ env.STRIPE_SECRET_KEY }}'.")]
 Secrets = Template | list[Template]
 
@@ -335,9 +337,19 @@ class WebhooksSpec(_Strict):
         description="Deliveries go to /webhooks/{connector}/{connection_id}: the secret or routing is per "
         "connection.",
     )
-    events: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Event type -> what it does (to be specified)."
+    events: dict[str, EventEffect] = Field(
+        default_factory=dict,
+        description="Event type -> what it does: `apply` records to models, queue a `sync`. '*' matches "
+        "any other type; types without an entry are stored and marked ignored.",
     )
+
+    def applied_streams(self) -> set[str]:
+        """Streams whose rows events also write: their syncs merge by `_version` too."""
+        return {a.stream for effect in self.events.values() for a in effect.applies}
+
+    def effect(self, event_type: str | None) -> EventEffect | None:
+        found = self.events.get(event_type) if event_type is not None else None
+        return found or self.events.get(ANY_EVENT)
 
     @model_validator(mode="before")
     @classmethod
