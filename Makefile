@@ -40,6 +40,7 @@ dagster: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/sync_throughput.py
+	$(BIN)/python bench/webhook_load.py
 
 clean:
 	rm -rf $(VENV) state/*.duckdb state/*.wal

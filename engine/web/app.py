@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from ..webhooks.keys import KeyStore
 from . import routes_admin, routes_health, routes_models, routes_oauth, routes_sync, routes_webhooks
@@ -33,9 +35,25 @@ def create_app(settings: ServiceSettings, *, keys: KeyStore | None = None) -> Fa
 
     app = FastAPI(title="Manifold", description=DESCRIPTION, version="1", lifespan=lifespan)
     app.state.service = service
-    for module in (routes_health, routes_webhooks, routes_oauth, routes_sync, routes_admin, routes_models):
+    app.router.routes.extend(routes_webhooks.routes)
+    for module in (routes_health, routes_oauth, routes_sync, routes_admin, routes_models):
         app.include_router(module.router)
+    _document(app, routes_webhooks.docs)
     return app
+
+
+def _document(app: FastAPI, *extra: APIRouter) -> None:
+    """The OpenAPI schema also lists routes served outside FastAPI's routing (the webhooks)."""
+
+    def schema() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            routes = [*app.routes, *(route for router in extra for route in router.routes)]
+            app.openapi_schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=routes
+            )
+        return app.openapi_schema
+
+    app.openapi = schema  # type: ignore[method-assign]
 
 
 def app_from_env() -> FastAPI:

@@ -8,12 +8,12 @@ EventIdentity(id='evt_1', type='invoice.paid')
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import orjson
 
-from ..paths import get_path
+from ..paths import compile_path
 from .errors import WebhookRejected
 from .schemes import Verified, lower_headers
 from .spec import EventField, EventSource, WebhooksSpec
@@ -30,9 +30,9 @@ class EventIdentity(NamedTuple):
 class _Body:
     """The body parsed as JSON at most once, and only if a path needs it."""
 
-    def __init__(self, raw: bytes):
+    def __init__(self, raw: bytes, parsed: Any = _UNSET):
         self.raw = raw
-        self._value: Any = _UNSET
+        self._value: Any = parsed
 
     @property
     def value(self) -> Any:
@@ -55,35 +55,63 @@ def _scalar(value: Any) -> str | None:
     return text if text else None
 
 
-def _read(source: EventSource, headers: dict[str, str], body: _Body) -> str | None:
+Reader = Callable[[dict[str, str], _Body], str | None]
+
+
+def _reader(source: EventSource) -> Reader:
+    """Compile where a value is read (done once per receiver, not per delivery)."""
     spec = _field(source)
     if spec.value is not None:
-        return spec.value
+        constant = spec.value
+        return lambda headers, body: constant
     if spec.header is not None:
-        return headers.get(spec.header.lower()) or None
+        name = spec.header.lower()
+        return lambda headers, body: headers.get(name) or None
     if spec.body_sha256:
-        return hashlib.sha256(body.raw).hexdigest()
-    paths = [spec.path] if isinstance(spec.path, str) else list(spec.path or [])
-    parts = [_scalar(get_path(body.value, p)) for p in paths]
-    if not parts or any(p is None for p in parts):
-        return None
-    return ":".join(p for p in parts if p is not None)
+        return lambda headers, body: hashlib.sha256(body.raw).hexdigest()
+    getters = [
+        compile_path(p) for p in ([spec.path] if isinstance(spec.path, str) else list(spec.path or []))
+    ]
+
+    def read(headers: dict[str, str], body: _Body) -> str | None:
+        value = body.value
+        parts = [_scalar(get(value)) for get in getters]
+        if not parts or any(p is None for p in parts):
+            return None
+        return ":".join(p for p in parts if p is not None)
+
+    return read
+
+
+class EventIdentifier:
+    """A spec's `event_id`/`event_type` compiled once; `identify` per delivery."""
+
+    def __init__(self, spec: WebhooksSpec):
+        self._id = _reader(spec.event_id) if spec.event_id is not None else None
+        self._type = _reader(spec.event_type) if spec.event_type is not None else None
+
+    def identify(
+        self, verified: Verified, headers: Mapping[str, str], body: bytes, parsed: Any = _UNSET
+    ) -> EventIdentity:
+        """The event id (400 when missing, or too long) and type (None when absent). `parsed`:
+        the body already parsed as JSON, if the caller has it."""
+        lowered = lower_headers(headers)
+        lazy = _Body(body, parsed)
+        event_id = verified.event_id
+        if event_id is None and self._id is not None:
+            event_id = self._id(lowered, lazy)
+        if not event_id:
+            raise WebhookRejected("event id not found in the delivery", 400)
+        if len(event_id) > MAX_ID:
+            raise WebhookRejected("event id is too long", 400)
+        event_type = verified.event_type
+        if event_type is None and self._type is not None:
+            event_type = self._type(lowered, lazy)
+        return EventIdentity(event_id, event_type)
 
 
 def identify(
     spec: WebhooksSpec, verified: Verified, headers: Mapping[str, str], body: bytes
 ) -> EventIdentity:
     """The event id (400 when missing, or too long) and type (None when absent) of a verified delivery."""
-    lowered = lower_headers(headers)
-    parsed = _Body(body)
-    event_id = verified.event_id
-    if event_id is None and spec.event_id is not None:
-        event_id = _read(spec.event_id, lowered, parsed)
-    if not event_id:
-        raise WebhookRejected("event id not found in the delivery", 400)
-    if len(event_id) > MAX_ID:
-        raise WebhookRejected("event id is too long", 400)
-    event_type = verified.event_type
-    if event_type is None and spec.event_type is not None:
-        event_type = _read(spec.event_type, lowered, parsed)
-    return EventIdentity(event_id, event_type)
+    return EventIdentifier(spec).identify(verified, headers, body)

@@ -28,7 +28,7 @@ from ..errors import TemplateError
 from ..templating import CompiledTemplate, compile_template
 from .errors import WebhookConfigError, WebhookRejected
 from .handshakes import Reply, answer_handshake, notion_verification_token
-from .identity import identify
+from .identity import EventIdentifier
 from .keys import DEFAULT_KEYS, KeyStore
 from .schemes import lower_headers, verify
 from .spec import (
@@ -120,6 +120,7 @@ class Receiver:
             raise WebhookConfigError(f"{loaded.spec.name} declares no webhooks")
         self.name = loaded.spec.name
         self.spec: WebhooksSpec = loaded.spec.webhooks
+        self._identifier = EventIdentifier(self.spec)
         self.keys = keys or DEFAULT_KEYS
         self.clock = clock
         self._connections = connections
@@ -232,12 +233,13 @@ class Receiver:
         if verified.acknowledge_only:
             audit = self._audit(incoming, "acknowledged", 200, verified.event_type)
             return Decision(Reply(200), audit=audit)
+        parsed = None
         if incoming.body.strip():
             try:
-                orjson.loads(incoming.body)
+                parsed = orjson.loads(incoming.body)
             except orjson.JSONDecodeError:
                 raise WebhookRejected("body is not JSON", 400) from None
-        identity = identify(self.spec, verified, incoming.headers, incoming.body)
+        identity = self._identifier.identify(verified, incoming.headers, incoming.body, parsed)
         delivery = Delivery(
             connector=self.name,
             event_id=identity.id,
