@@ -149,6 +149,17 @@ def connect_command(
 
     try:
         loaded = runner.load_for_run(connector, sandbox=bool(sandbox_url))
+        if loaded.spec.connection_secrets and loaded.spec.auth.type != "oauth2":
+            from .connect import store_secrets
+            from .control import ConnectionStore, Vault, open_control
+
+            values = {
+                name: typer.prompt(f"{loaded.spec.title} {name}", hide_input=True)
+                for name in loaded.spec.connection_secrets
+            }
+            record = store_secrets(loaded, connection, values, store=ConnectionStore(open_control(), Vault()))
+            typer.echo(f"connected {record.connector}/{record.id}")
+            return
         record = connect(
             loaded,
             connection,

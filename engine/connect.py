@@ -108,3 +108,33 @@ def connect(
         redirect_uri=redirect_uri,
         rewrite=rewrite,
     )
+
+
+def store_secrets(
+    loaded: LoadedConnector,
+    connection_id: str,
+    values: dict[str, str],
+    *,
+    store: ConnectionStore,
+    owner_id: str | None = None,
+) -> ConnectionRecord:
+    """Connect by secrets a person supplies (`connection_secrets`, e.g. Slack's webhook URL)."""
+    spec = loaded.spec
+    wanted = set(spec.connection_secrets)
+    if not is_enabled(spec, os.environ):
+        raise ConfigError(f"{spec.name} is disabled: set {spec.flag}=true to enable it")
+    if not wanted:
+        raise ConfigError(f"{spec.name} takes no connection secrets")
+    if set(values) != wanted or not all(v.strip() for v in values.values()):
+        raise ConfigError(f"{spec.name} needs exactly these secrets, non-empty: {', '.join(sorted(wanted))}")
+    existing = store.get(spec.name, connection_id)
+    record = ConnectionRecord(
+        connector=spec.name,
+        id=connection_id,
+        owner_id=owner_id or (existing.owner_id if existing else None),
+        config=existing.config if existing else {},
+        credentials={k: v.strip() for k, v in values.items()},
+        connected=True,
+        last_sync_at=existing.last_sync_at if existing else None,
+    )
+    return store.save(record)

@@ -133,8 +133,7 @@ def run_sync(
     runtime = build_runtime(loaded, connection_id=connection_id, config=config, sandbox_url=sandbox_url)
     try:
         results = sync_connector(runtime, dest, streams=streams, full_refresh=full_refresh, progress=progress)
-        if runtime.stored is not None and results and all(r.ok for r in results):
-            _mark_synced(loaded.spec.name, connection_id)
+        _record_outcome(loaded, connection_id, results, stored=runtime.stored is not None)
         return results
     finally:
         runtime.close()
@@ -142,12 +141,18 @@ def run_sync(
             dest.close()
 
 
-def _mark_synced(connector: str, connection_id: str) -> None:
-    """A stored connection's last successful sync (and its last error cleared)."""
-    from .control import ConnectionStore, Vault, open_control
+def _record_outcome(
+    loaded: LoadedConnector, connection_id: str, results: list[StreamResult], *, stored: bool
+) -> None:
+    """The connection's last sync or last error, in the control store (never a credential)."""
+    from .control import open_control
+    from .control.connections import record_sync
 
+    if not results:
+        return
+    errors = [f"{r.stream}: {r.error}" for r in results if r.error]
     db = open_control()
     try:
-        ConnectionStore(db, Vault()).mark_synced(connector, connection_id)
+        record_sync(db, loaded.spec.name, connection_id, "; ".join(errors) or None, create=not stored)
     finally:
         db.close()

@@ -19,7 +19,7 @@ from .auth import Authenticator, build_auth
 from .control import ConnectionRecord, ConnectionStore, Vault, open_control
 from .errors import ConfigError
 from .http import HttpClient, PreparedRequest
-from .oauth import ClientCredentialsAuthenticator, OAuth2Authenticator, UrlRewrite
+from .oauth import ClientCredentialsAuthenticator, OAuth2Authenticator, TokenSet, UrlRewrite
 from .oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials
 from .pages import RequestPatch
 from .redact import Redactor
@@ -83,9 +83,8 @@ class ConnectorRuntime:
         spec = loaded.spec
         self.loaded = loaded
         self.spec = spec
-        record = (
-            stored_connection(spec.name, connection.id) if isinstance(spec.auth, OAuth2AuthCode) else None
-        )
+        stored = isinstance(spec.auth, OAuth2AuthCode) or bool(spec.connection_secrets)
+        record = stored_connection(spec.name, connection.id) if stored else None
         if record is not None:  # what connecting stored (Xero tenant id, DocuSign base URI) is config too
             connection = Connection(connection.id, {**record.config, **connection.config})
         self.connection = connection
@@ -101,7 +100,11 @@ class ConnectorRuntime:
         self.context: dict[str, Any] = {
             "config": connection.config,
             "env": env,
-            "secrets": env,
+            # A connection's stored secrets beyond its tokens (Slack's incoming webhook URL).
+            "secrets": {
+                **env,
+                **(TokenSet.from_credentials(record.credentials, None, []).extra if record else {}),
+            },
             "connection": {
                 "id": connection.id,
                 "account_id": record.account_id if record else None,

@@ -99,7 +99,11 @@ class Workspace:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "MANIFOLD_"))}
         env.update(
-            {"MANIFOLD_CONNECTORS": str(self.connectors), "MANIFOLD_WAREHOUSE_URL": self.warehouse_url}
+            {
+                "MANIFOLD_CONNECTORS": str(self.connectors),
+                "MANIFOLD_WAREHOUSE_URL": self.warehouse_url,
+                "MANIFOLD_CONTROL_URL": os.environ["MANIFOLD_CONTROL_URL"],
+            }
         )
         env.update(extra)
         return env
@@ -178,3 +182,10 @@ def secret_key(monkeypatch: pytest.MonkeyPatch) -> str:
     key = Fernet.generate_key().decode()
     monkeypatch.setenv("MANIFOLD_SECRET_KEY", key)
     return key
+
+
+@pytest.fixture(autouse=True)
+def private_control_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own control store (syncs record their outcome on the connection), never
+    the project's state/control.db; a test may point MANIFOLD_CONTROL_URL elsewhere itself."""
+    monkeypatch.setenv("MANIFOLD_CONTROL_URL", f"sqlite:///{tmp_path}/control.db")

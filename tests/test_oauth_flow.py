@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.oauth import OAuthError, OAuthStateError, authorize_url, complete, sandbox_rewrite
+from engine.oauth import OAuthError, OAuthStateError, TokenSet, authorize_url, complete, sandbox_rewrite
 from engine.sandbox import Sandbox
 
 from .test_oauth_support import (
@@ -231,3 +231,19 @@ def test_wrong_client_secret_is_an_invalid_client_error(sandbox: Sandbox, contro
         connect(sandbox, control, "xero", client_secret="not-the-secret")
     assert "not-the-secret" not in str(caught.value)
     assert spec.client_secret == "not-the-secret"
+
+
+def test_slack_keeps_the_incoming_webhook_url_encrypted_as_a_connection_secret(
+    sandbox: Sandbox, control: Control
+) -> None:
+    record = connect(sandbox, control, "slack")
+    hook = "https://hooks.slack.com/services/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"
+    assert record.connected and record.account_id == "T0SANDBOX1"
+    assert record.account == {"team": "Acme Studio", "channel": "#deals"}
+    assert record.credentials["incoming_webhook_url"] == hook
+    assert record.token_expires_at is None  # bot tokens do not expire
+    assert hook not in control.raw_rows() and hook not in repr(record)
+    tokens = TokenSet.from_credentials(record.credentials, None, [])
+    assert tokens.extra == {"incoming_webhook_url": hook}
+    refreshed = TokenSet(access_token="xoxb-new").keeping(tokens)  # a refresh does not repeat it
+    assert refreshed.credentials()["incoming_webhook_url"] == hook and hook not in repr(refreshed)

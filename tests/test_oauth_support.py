@@ -161,6 +161,24 @@ token_auth_method: client_secret_basic
 refresh_buffer_seconds: 300
 """
 
+# Slack OAuth v2 (https://api.slack.com/authentication/oauth-v2): scopes comma-separated, bot
+# tokens do not expire, `incoming-webhook` adds `incoming_webhook.url` to the token response: the
+# URL is the credential messages are posted to.
+SLACK = """
+type: oauth2
+authorize_url: https://slack.com/oauth/v2/authorize
+token_url: https://slack.com/api/oauth.v2.access
+client_id: "{{ env.SLACK_CLIENT_ID }}"
+client_secret: "{{ env.SLACK_CLIENT_SECRET }}"
+scopes: [incoming-webhook, chat:write]
+scope_separator: ","
+long_lived: true
+token:
+  account_id: team.id
+  account: {team: team.name, channel: incoming_webhook.channel}
+  credentials: {incoming_webhook_url: incoming_webhook.url}
+"""
+
 STYLES = {
     "google_calendar": GOOGLE,
     "xero": XERO,
@@ -169,6 +187,7 @@ STYLES = {
     "notion": NOTION,
     "meta": META,
     "paypal": PAYPAL,
+    "slack": SLACK,
 }
 
 ENV = {
@@ -182,6 +201,7 @@ ENV = {
     "notion": {"NOTION_CLIENT_ID": "notion-client-id", "NOTION_CLIENT_SECRET": "secret_notion_sandbox"},
     "meta": {"META_APP_ID": "1234567890", "META_APP_SECRET": "meta-app-secret"},
     "paypal": {"PAYPAL_CLIENT_ID": "AaPayPalSandboxClient", "PAYPAL_CLIENT_SECRET": "EEpaypalsandboxsecret"},
+    "slack": {"SLACK_CLIENT_ID": "4829572.sandbox", "SLACK_CLIENT_SECRET": "slack-sandbox-secret"},
 }
 
 # Routes each sandboxed provider serves: post-connect lookups and one data route.
@@ -230,12 +250,26 @@ ROUTES: dict[str, dict[str, Any]] = {
     "notion": {"/v1/users/me": {"object": "user", "type": "bot"}},
     "meta": {"/v21.0/me": {"id": "17841400000000001", "name": "Acme Shop"}},
     "paypal": {"/v1/invoicing/invoices": {"items": [], "total_items": 0}},
+    "slack": {"/api/auth.test": {"ok": True, "team_id": "T0SANDBOX1", "team": "Acme Studio"}},
 }
 
 SETTINGS = {
     "tiktok": SandboxOAuth(token_extra={"open_id": "tt-open-id-1"}),
     "notion": SandboxOAuth(token_extra={"workspace_id": "ws-1", "workspace_name": "Acme", "bot_id": "bot-1"}),
     "meta": SandboxOAuth(exchange_paths=["/v21.0/oauth/access_token"]),
+    "slack": SandboxOAuth(
+        token_extra={
+            "ok": True,
+            "token_type": "bot",
+            "team": {"id": "T0SANDBOX1", "name": "Acme Studio"},
+            "incoming_webhook": {
+                "channel": "#deals",
+                "channel_id": "C0SANDBOX2",
+                "configuration_url": "https://acme.slack.com/services/B0SANDBOX3",
+                "url": "https://hooks.slack.com/services/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",
+            },
+        }
+    ),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import signal
 import time
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.control import ControlDB
 from engine.sandbox import Sandbox
 
 from .conftest import WAREHOUSES, WarehouseFactory, Workspace
@@ -280,3 +282,21 @@ def test_wrong_secret_is_an_auth_error_without_the_secret(workspace: Workspace) 
     assert result.returncode == 1
     assert "answered 401" in result.stderr and "sk_test_WRONG" not in result.stderr + result.stdout
     assert isinstance(sandbox, Sandbox)
+
+
+def test_a_sync_records_its_outcome_on_the_env_connection(workspace: Workspace) -> None:
+    """API-key connectors have a connection too: `default`, credentials from the environment."""
+    sandbox = workspace.start_sandbox()
+    ok = workspace.cli("sync", "stripe", "-s", "customers", "--sandbox-url", sandbox.url)
+    assert ok.returncode == 0, ok.stderr
+    listed = workspace.cli("connections", "stripe", env=workspace.env(COLUMNS="200"))
+    assert listed.returncode == 0, listed.stderr
+    assert "default" in listed.stdout and "never" not in listed.stdout
+    sandbox.add_fault("stripe", "status", "/v1/customers", status=500, times=100)
+    failed = workspace.cli("sync", "stripe", "-s", "customers", "--sandbox-url", sandbox.url)
+    assert failed.returncode == 1
+    (row,) = ControlDB(os.environ["MANIFOLD_CONTROL_URL"]).query(
+        "SELECT connected, credentials, last_sync_at, last_error, last_error_at FROM connections"
+    )
+    assert row["connected"] == 1 and row["credentials"] is None and row["last_sync_at"]
+    assert "customers" in row["last_error"] and "500" in row["last_error"] and row["last_error_at"]

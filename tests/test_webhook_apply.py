@@ -196,3 +196,30 @@ def test_delivered_through_the_service_and_applied_by_the_cli(
     assert result.returncode == 0, result.stderr
     assert "1 applied" in result.stdout
     assert workspace.query(f"SELECT status FROM invoices WHERE id = '{INVOICE_ID}'") == [("paid",)]
+
+
+def test_an_event_can_queue_a_sync_of_its_connection_once_while_pending(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """Webhook-triggered syncs (Gmail's push, a Calendar channel): declared per event type."""
+    spec = workspace.connectors / "stripe.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "    customer.updated: *customer\n",
+            "    customer.updated: *customer\n    payout.reconciliation_completed: {sync: {streams: [payouts]}}\n",
+        )
+    )
+    made = Harness(workspace, f"sqlite:///{tmp_path}/control.db")
+    for n in range(3):
+        made.deliver(
+            stripe_event(f"evt_rec_{n}", "payout.reconciliation_completed", {"id": "po_1"}, time.time())
+        )
+    report = made.drain()
+    assert (report.processed, report.syncs_queued) == (3, 3)
+    (request,) = made.requests.queued()  # one pending request, however many events asked
+    assert (request.connector, request.connection_id, request.streams, request.source) == (
+        "stripe",
+        "default",
+        ["payouts"],
+        "webhook",
+    )

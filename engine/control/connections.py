@@ -170,3 +170,33 @@ class ConnectionStore:
                     [self.vault.rotate(row["credentials"]), row["connector"], row["id"]],
                 )
         return len(rows)
+
+
+def record_sync(
+    db: ControlDB, connector: str, connection_id: str, error: str | None, *, create: bool
+) -> None:
+    """A sync's outcome on its connection: `last_sync_at` (and the error cleared), or `last_error`.
+
+    `create`: connectors whose credentials come from the environment (API keys, client
+    credentials) get their connection row on first sync, so they show in `manifold connections`
+    and diagnostics like per-user connections do. No credentials are stored for them.
+    """
+    now = now_utc()
+    with db.transaction():
+        if create:
+            db.execute(
+                "INSERT INTO connections (connector, id, connected, created_at, updated_at)"
+                " VALUES (?, ?, 1, ?, ?) ON CONFLICT (connector, id) DO NOTHING",
+                [connector, connection_id, now, now],
+            )
+        if error is None:
+            db.execute(
+                "UPDATE connections SET last_sync_at = ?, last_error = NULL, last_error_at = NULL, updated_at = ?"
+                " WHERE connector = ? AND id = ?",
+                [now, now, connector, connection_id],
+            )
+        else:
+            db.execute(
+                "UPDATE connections SET last_error = ?, last_error_at = ?, updated_at = ? WHERE connector = ? AND id = ?",
+                [error[:2000], now, now, connector, connection_id],
+            )

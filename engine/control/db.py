@@ -9,6 +9,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,6 +34,20 @@ def now_utc() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _wal(connection: sqlite3.Connection, timeout: float = 30) -> None:
+    """Switch the file to WAL. The switch needs the file to itself and SQLite does not wait for
+    it (no busy handler): processes opening a new store at once take turns here."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class ControlDB:
     """A connection to the control store. Thread-safe: one lock around the one DB connection.
 
@@ -50,7 +65,7 @@ class ControlDB:
             self._sqlite = sqlite3.connect(
                 str(path), timeout=30, check_same_thread=False, isolation_level=None
             )
-            self._sqlite.execute("PRAGMA journal_mode=WAL")
+            _wal(self._sqlite)
             self._sqlite.execute("PRAGMA busy_timeout=30000")
             self._sqlite.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._sqlite.execute("PRAGMA foreign_keys=ON")

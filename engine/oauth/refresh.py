@@ -162,6 +162,7 @@ class OAuth2Authenticator:
             if keep:
                 return AuthError(f"{self._label()}: refreshing the token failed: {exc}")
             return self._disconnected(f"refreshing the token failed: {exc}")
+        fresh = fresh.keeping(stored)
         self._save(fresh)
         self._adopt(fresh)
         log.info("%s: token refreshed, expires %s", self._label(), fresh.expires_at)

@@ -66,6 +66,11 @@ class TokenPaths(_Strict):
         description="Account facts kept from the token response: key -> path, e.g. "
         "{workspace_name: workspace_name}.",
     )
+    credentials: dict[str, str] = Field(
+        default_factory=dict,
+        description="Secret values kept (encrypted) with the tokens: key -> path, e.g. Slack's "
+        "{incoming_webhook_url: incoming_webhook.url}; templates read them as '{{ secrets.KEY }}'.",
+    )
 
 
 class PostConnectRequest(_Strict):

@@ -32,6 +32,9 @@ EXCERPT = 200
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+_TOKEN_KEYS = frozenset({"access_token", "refresh_token", "token_type"})
+
+
 @dataclass(frozen=True)
 class TokenSet:
     """Tokens from one grant. The token values never show in a repr.
@@ -47,6 +50,7 @@ class TokenSet:
     scopes: tuple[str, ...] = ()
     account_id: str | None = None
     account: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict, repr=False)  # `token.credentials`, e.g. a webhook URL
 
     def __repr__(self) -> str:
         refresh = ", refresh_token=***" if self.refresh_token else ""
@@ -55,13 +59,21 @@ class TokenSet:
         )
 
     def credentials(self) -> dict[str, Any]:
-        stored: dict[str, Any] = {"access_token": self.access_token, "token_type": self.token_type}
+        stored: dict[str, Any] = {
+            **self.extra,
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+        }
         if self.refresh_token:
             stored["refresh_token"] = self.refresh_token
         return stored
 
     def secrets(self) -> list[str]:
-        return [s for s in (self.access_token, self.refresh_token) if s]
+        return [s for s in (self.access_token, self.refresh_token, *self.extra.values()) if s]
+
+    def keeping(self, previous: TokenSet) -> TokenSet:
+        """A refresh's tokens with what the first grant gave and a refresh does not repeat."""
+        return replace(self, extra={**previous.extra, **self.extra})
 
     def expiring(self, now: datetime, buffer_seconds: float) -> bool:
         return self.expires_at is not None and self.expires_at - timedelta(seconds=buffer_seconds) <= now
@@ -76,6 +88,7 @@ class TokenSet:
             token_type=str(credentials.get("token_type") or "Bearer"),
             expires_at=datetime.fromisoformat(expires_at) if expires_at else None,
             scopes=tuple(scopes),
+            extra={k: str(v) for k, v in credentials.items() if k not in _TOKEN_KEYS and v is not None},
         )
 
 
@@ -253,6 +266,7 @@ class TokenEndpoint:
             scopes=scopes or default_scopes,
             account_id=None if account_id is None else str(account_id),
             account={k: get_path(body, p) for k, p in paths.account.items()},
+            extra={k: str(v) for k, p in paths.credentials.items() if (v := get_path(body, p)) is not None},
         )
 
 

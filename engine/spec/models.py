@@ -383,6 +383,12 @@ class ConnectorSpec(_Strict):
         None, description="Feature-flag env var; the connector is off unless it is truthy."
     )
     env: list[str] = Field(default_factory=list, description="Env vars the connector needs when enabled.")
+    connection_secrets: list[str] = Field(
+        default_factory=list,
+        description="Secrets each connection supplies when connected, e.g. [incoming_webhook_url] (Slack): "
+        "`manifold connect` asks for them without echoing, `PUT /api/connections/...` takes them; stored "
+        "encrypted; templates read them as '{{ secrets.NAME }}'.",
+    )
     config: dict[str, Any] = Field(
         default_factory=lambda: {"type": "object"},
         description="JSON Schema of the per-connection config.",
