@@ -251,6 +251,72 @@ def serve(
         raise _fail(str(exc)) from None
 
 
+@app.command("action")
+def action_command(
+    connector: Annotated[str, typer.Argument(help="Connector name (connectors/NAME.yaml) or a spec path")],
+    action: Annotated[str, typer.Argument(help="Action name, from the spec's `actions:`")],
+    input_: Annotated[str, typer.Option("--input", help="The input: JSON, or @file.json")] = "{}",
+    connection: Annotated[str, typer.Option(help="Connection id")] = "default",
+    sandbox_url: Annotated[str | None, typer.Option(help="Run against a running sandbox")] = None,
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL the result lands in (default MANIFOLD_WAREHOUSE_URL)")
+    ] = None,
+) -> None:
+    """Run an outbound action (create an invoice, post to Slack...) and print its result as JSON."""
+    import orjson
+
+    from .actions.perform import perform
+    from .actions.run import ActionError
+    from .destinations import open_destination
+
+    try:
+        given = runner.parse_json_arg(input_, "--input")
+        loaded = runner.load_for_run(connector, sandbox=bool(sandbox_url))
+        lands = bool(loaded.spec.actions.get(action) and loaded.spec.actions[action].result.apply)
+        destination = open_destination(warehouse) if lands else None
+        try:
+            outcome = perform(
+                loaded,
+                action,
+                given,
+                connection_id=connection,
+                sandbox_url=sandbox_url,
+                apply_now=destination,
+            )
+        finally:
+            if destination is not None:
+                destination.close()
+    except ActionError as exc:
+        typer.echo(orjson.dumps(exc.public(), option=orjson.OPT_INDENT_2).decode(), err=True)
+        raise _fail(str(exc)) from None
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(orjson.dumps(outcome.public(), option=orjson.OPT_INDENT_2).decode())
+
+
+@app.command("rules")
+def rules_command(
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default MANIFOLD_WAREHOUSE_URL)")
+    ] = None,
+    sandbox_url: Annotated[str | None, typer.Option(help="Send the actions to a running sandbox")] = None,
+) -> None:
+    """Evaluate the notification rules (rules/*.yaml) and send what fired (Dagster does this too)."""
+    from .rule_runner import run_rules_once
+    from .rules.loader import rules_dir
+
+    try:
+        report = run_rules_once(
+            runner.connectors_dir(), rules_dir(), warehouse_url=warehouse, sandbox_url=sandbox_url
+        )
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(report.summary())
+    for error in report.errors[:20]:
+        typer.echo(f"  {error}", err=True)
+    raise typer.Exit(1 if report.failed else 0)
+
+
 @app.command("apply-events")
 def apply_events(
     warehouse: Annotated[

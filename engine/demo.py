@@ -17,7 +17,7 @@ from .sync import StreamResult
 def run_demo(warehouse: str | None = None) -> int:
     files = connector_files([runner.connectors_dir()])
     loaded = [runner.load_for_run(str(f), sandbox=True) for f in files]
-    loaded = [c for c in loaded if c.spec.sandbox]
+    loaded = [c for c in loaded if c.spec.sandbox and any(s.into for s in c.spec.streams.values())]
     url = warehouse or warehouse_url()
     destination = open_destination(url)
     results: list[StreamResult] = []

@@ -20,14 +20,15 @@ from .webhooks.apply import DrainReport, EventApplier, drain
 
 
 def event_appliers(connectors: Path, environ: Mapping[str, str] | None = None) -> dict[str, EventApplier]:
-    """An applier per enabled connector that declares events (env not needed to apply)."""
+    """An applier per enabled connector whose events or action results do something."""
     environ = os.environ if environ is None else environ
     models = load_models()
     loaded = load_connectors([connectors], environ=environ, check_env=False)
     return {
         c.spec.name: EventApplier(c, models)
         for c in loaded
-        if c.spec.webhooks is not None and c.spec.webhooks.events and is_enabled(c.spec, environ)
+        if c.spec.event_streams() or (c.spec.webhooks is not None and c.spec.webhooks.events)
+        if is_enabled(c.spec, environ)
     }
 
 

@@ -36,6 +36,7 @@ class PreparedRequest:
     params: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     json: dict[str, Any] | None = None
+    content: bytes | None = None  # a body already encoded (form, raw); its Content-Type in headers
 
 
 @dataclass
@@ -118,11 +119,17 @@ class HttpClient:
             request.url,
             params=params or None,
             headers=headers,
-            content=orjson.dumps(request.json) if request.json is not None else None,
+            content=orjson.dumps(request.json) if request.json is not None else request.content,
         )
 
-    def send(self, request: PreparedRequest, *, ok_statuses: frozenset[int] = frozenset()) -> httpx.Response:
-        """Send with retries; returns a 2xx response (or one in ok_statuses), else raises HttpError."""
+    def send(
+        self, request: PreparedRequest, *, ok_statuses: frozenset[int] = frozenset(), idempotent: bool = True
+    ) -> httpx.Response:
+        """Send with retries; returns a 2xx response (or one in ok_statuses), else raises HttpError.
+
+        `idempotent=False` (a create without an idempotency key): only what cannot have been
+        processed is retried, a refused connection and 429; a timeout or a 5xx may have created.
+        """
         attempts = self.policy.retry.max_attempts
         refreshed = False
         attempt = 0
@@ -138,10 +145,10 @@ class HttpClient:
                     response.read()
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 attempt += 1
-                if attempt >= attempts:
+                if attempt >= attempts or (not idempotent and not isinstance(exc, httpx.ConnectError)):
                     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
                     raise ServerError(
-                        f"{request.method} {self.redact(str(built.url))} {kind} after {attempts} attempts: "
+                        f"{request.method} {self.redact(str(built.url))} {kind} after {attempt} attempt(s): "
                         f"{type(exc).__name__}",
                         url=self.redact(str(built.url)),
                     ) from None
@@ -155,7 +162,7 @@ class HttpClient:
                 self.redact.add(self.auth.secrets())  # the new token is a secret too
                 continue
             attempt += 1
-            if self._retryable(status) and attempt < attempts:
+            if (self._retryable(status) if idempotent else status == 429) and attempt < attempts:
                 wait = _retry_after(response)
                 self._sleep(min(wait, MAX_RETRY_AFTER) if wait is not None else self._backoff(attempt))
                 continue

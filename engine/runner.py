@@ -50,15 +50,20 @@ def sandbox_environ(loaded: LoadedConnector, environ: Mapping[str, str] | None =
     return base
 
 
+def parse_json_arg(text: str, option: str) -> Any:
+    """`--option '{"a": 1}'` or `--option @file.json`."""
+    try:
+        raw = Path(text[1:]).read_bytes() if text.startswith("@") else text.encode()
+        return orjson.loads(raw)
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise ConfigError(f"{option} must be JSON or @file.json: {exc}") from None
+
+
 def parse_config(text: str | None) -> dict[str, Any]:
     """`--config '{"a": 1}'` or `--config @file.json`."""
     if not text:
         return {}
-    try:
-        raw = Path(text[1:]).read_bytes() if text.startswith("@") else text.encode()
-        value = orjson.loads(raw)
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise ConfigError(f"--config must be JSON or @file.json: {exc}") from None
+    value = parse_json_arg(text, "--config")
     if not isinstance(value, dict):
         raise ConfigError("--config must be a JSON object")
     return value

@@ -115,6 +115,7 @@ class ConnectorRuntime:
         self._templates: dict[str, CompiledTemplate] = {}
         base_url = compile_template(spec.base_url).render(self.context)
         self.base_url = rewrite_base_url(base_url) if rewrite_base_url else base_url
+        self._rewrite = rewrite_base_url
         auth = self._authenticator(env, record, oauth_rewrite, transport)
         self.redactor = Redactor([*env.values(), *auth.secrets()])
         self._headers = {
@@ -152,6 +153,12 @@ class ConnectorRuntime:
 
     def close(self) -> None:
         self.client.close()
+
+    def url(self, path: str) -> str:
+        """A path after the base URL, or an absolute URL (which a sandbox run also redirects)."""
+        if path.startswith(("http://", "https://")):
+            return self._rewrite(path) if self._rewrite else path
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
     def request(
         self,

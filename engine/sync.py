@@ -144,8 +144,7 @@ class StreamSync:
         self.batch_rows = batch_rows
         self.mapper = RowMapper(model, self.stream.mapped_fields(), runtime.spec.name)
         self.key = StateKey(runtime.spec.name, name, runtime.connection.id)
-        webhooks = runtime.spec.webhooks
-        self.versioned = webhooks is not None and name in webhooks.applied_streams()
+        self.versioned = name in runtime.spec.event_streams()
 
     def run(self) -> StreamResult:
         runtime = self.runtime

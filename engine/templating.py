@@ -12,6 +12,8 @@ Names available in templates (and nowhere else):
 | `parent`     | the parent record, in a substream                                  |
 | `partition`  | the partition value, in a partitioned stream                      |
 | `now`        | the run's start time (UTC datetime)                               |
+| `input`      | an action's input (actions only); `result`, `results`, `item` too  |
+| `idempotency_key` | an action's idempotency key (actions only)                   |
 
 Templates are rendered once per stream run, partition or parent record: never per
 record or per field. A string without `{{` or `{%` is a constant and is never rendered.
@@ -20,6 +22,7 @@ record or per field. A string without `{{` or `{%` is a constant and is never re
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +35,8 @@ from .errors import TemplateError
 
 CONNECTOR_NAMES = frozenset({"config", "env", "secrets", "connection", "now"})
 REQUEST_NAMES = CONNECTOR_NAMES | {"state", "parent", "partition"}
+ACTION_NAMES = CONNECTOR_NAMES | {"input", "result", "results", "item", "idempotency_key"}
+_EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.S)
 
 
 def _unix_seconds(value: Any) -> int:
@@ -128,4 +133,38 @@ def render_value(value: Any, compiled: dict[str, CompiledTemplate], context: Map
         return {k: render_value(v, compiled, context) for k, v in value.items()}
     if isinstance(value, list):
         return [render_value(v, compiled, context) for v in value]
+    return value
+
+
+def render_native(value: Any, cache: dict[str, Any], context: Mapping[str, Any]) -> Any:
+    """Like `render_value`, but a string that is exactly one `{{ expression }}` keeps the
+    expression's own type (a number, a dict, a list, None): for request bodies built from input.
+
+    >>> render_native({"amount": "{{ input.amount }}", "memo": "deal {{ input.id }}"}, {},
+    ...               {"input": {"amount": 2000, "id": 7}})
+    {'amount': 2000, 'memo': 'deal 7'}
+    """
+    if isinstance(value, str):
+        found = _EXPRESSION.match(value)
+        if found is None:
+            return render_value(value, cache, context)
+        compiled = cache.get(value)
+        if compiled is None:
+            try:
+                compiled = cache.setdefault(
+                    value, _ENV.compile_expression(found["expr"], undefined_to_none=False)
+                )
+            except TemplateSyntaxError as exc:
+                raise TemplateError(f"template {value!r}: {exc.message}") from None
+        try:
+            result = compiled(**context)
+        except UndefinedError as exc:
+            raise TemplateError(f"template {value!r}: {exc.message}") from None
+        except Exception as exc:
+            raise TemplateError(f"template {value!r}: {type(exc).__name__}: {exc}") from None
+        return None if isinstance(result, StrictUndefined) else result
+    if isinstance(value, dict):
+        return {k: render_native(v, cache, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_native(v, cache, context) for v in value]
     return value

@@ -106,3 +106,18 @@ def test_the_inbox_sensor_starts_a_drain_only_while_events_wait(
     assert query(tmp_path / "warehouse.duckdb", "SELECT id, status FROM invoices") == [
         (invoice["id"], invoice["status"])
     ]
+
+
+def test_the_rules_sensor_runs_only_when_rules_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.orchestration.rules import RULES_JOB, RULES_SENSOR
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    monkeypatch.setenv("MANIFOLD_RULES", str(rules))
+    defs = definitions(WarehouseResource(url=f"duckdb:///{tmp_path}/warehouse.duckdb"))
+    sensor = defs.resolve_sensor_def(RULES_SENSOR)
+    assert defs.resolve_job_def(RULES_JOB) is not None
+    with dg.instance_for_test() as instance:
+        assert isinstance(sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)
+        (rules / "r.yaml").write_text("name: r\n")
+        assert isinstance(sensor(dg.build_sensor_context(instance=instance)), dg.RunRequest)

@@ -157,4 +157,26 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX sync_requests_state ON sync_requests (state, created_at)",
         ),
     ),
+    Migration(
+        5,
+        "rule_firings",
+        (
+            # One row per (rule, row that came to match): fired once, then sent, retried or parked.
+            # `baseline` rows matched when the rule was first evaluated and are never sent.
+            """CREATE TABLE rule_firings (
+                rule TEXT NOT NULL,
+                row_key TEXT NOT NULL,
+                state TEXT NOT NULL,
+                input TEXT NOT NULL DEFAULT '{}',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT,
+                last_error TEXT,
+                fired_at TEXT NOT NULL,
+                sent_at TEXT,
+                PRIMARY KEY (rule, row_key)
+            )""",
+            "CREATE INDEX rule_firings_state ON rule_firings (state, next_attempt_at)",
+            "CREATE TABLE rule_marks (rule TEXT PRIMARY KEY, synced_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
+        ),
+    ),
 ]

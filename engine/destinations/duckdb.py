@@ -161,6 +161,22 @@ class DuckDBDestination:
                 run.row(),
             )
 
+    def rows(
+        self, table: str, columns: list[str], where: dict[str, Any], *, synced_after: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            if not self._columns(table):
+                return []
+            conditions = [f"{_quote(c)} = ?" for c in where]
+            params: list[Any] = list(where.values())
+            if synced_after is not None:
+                conditions.append('"_synced_at" > ?')
+                params.append(synced_after)
+            clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+            names = ", ".join(_quote(c) for c in columns)
+            found = self._con.execute(f"SELECT {names} FROM {_quote(table)}{clause}", params)
+            return [dict(zip(columns, row, strict=True)) for row in found.fetchall()]
+
     def close(self) -> None:
         with self._lock:
             self._con.close()

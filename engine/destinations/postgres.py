@@ -294,6 +294,24 @@ class PostgresDestination:
             sets=sets,
         )
 
+    def rows(
+        self, table: str, columns: list[str], where: dict[str, Any], *, synced_after: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        with self._lock, self._con.cursor() as cur:
+            if not self._table_columns(cur, table):
+                return []
+            conditions: list[sql.Composable] = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in where]
+            params: list[Any] = list(where.values())
+            if synced_after is not None:
+                conditions.append(sql.SQL("_synced_at > %s"))
+                params.append(synced_after)
+            clause = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
+            query = sql.SQL("SELECT {} FROM {}{}").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), self._name(table), clause
+            )
+            cur.execute(query, params)
+            return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+
     def record_run(self, run: RunRecord) -> None:
         columns = ("connector", "connection_id", "started_at", "finished_at", "status", "error", "stats")
         with self._lock, self._transaction(f"recording run {run.run_id}"), self._con.cursor() as cur:

@@ -1,7 +1,8 @@
 """Which connections (accounts) each connector has: the partitions of its assets.
 
-Connectors whose users connect their own accounts (`auth: {type: oauth2}`) have one
-partition per connection stored in the control store (`manifold connect`); every other
+Connectors whose users connect their own accounts (`auth: {type: oauth2}`, or supplied
+`connection_secrets`) have one partition per connection stored in the control store
+(`manifold connect`); every other
 connector (API keys and client credentials from the environment) has one, `default`.
 """
 
@@ -21,7 +22,7 @@ def partitions_name(spec: ConnectorSpec) -> str:
 
 def known_connections(spec: ConnectorSpec) -> list[str]:
     """Connection ids of this connector: the stored ones for per-user OAuth connectors."""
-    if spec.auth.type != "oauth2":
+    if spec.auth.type != "oauth2" and not spec.connection_secrets:
         return [DEFAULT_CONNECTION]
     from ..control import ConnectionStore, Vault, open_control
 

@@ -11,6 +11,7 @@ import dagster as dg
 
 from ..destinations import DEFAULT_URL
 from ..models import ModelSpec, load_models
+from ..rules.loader import rules_dir
 from ..spec.loader import LoadedConnector, is_enabled, load_connectors
 from .assets import build_stream_asset
 from .checks import build_stream_checks
@@ -19,6 +20,7 @@ from .inbox import build_drain_job, build_inbox_sensor
 from .plan import plan_streams
 from .requests import request_sensors
 from .resources import WarehouseResource
+from .rules import build_rules_job, build_rules_sensor
 from .schedules import build_job, build_schedule
 from .sensors import build_connections_sensor
 from .urls import destination_kind
@@ -75,16 +77,24 @@ def build_definitions(
     kind = destination_kind(warehouse.url or environ.get("MANIFOLD_WAREHOUSE_URL") or DEFAULT_URL)
     loaded = enabled_connectors(connectors, environ)
     models = load_models()
-    parts = [d for c in loaded if (d := connector_definitions(c, models, kind)) is not None]
+    built = [(c, d) for c in loaded if (d := connector_definitions(c, models, kind)) is not None]
+    parts = [d for _, d in built]
     # DuckDB has one writing process per file: steps run one after another in the run's process.
     executor: Any = dg.in_process_executor if kind == "duckdb" else dg.multiprocess_executor
-    specs = [c.spec for c in loaded]
+    specs = [c.spec for c, _ in built]  # connectors with assets (a write-only one has none)
     drain_job = build_drain_job(Path(connectors))
+    rules = rules_dir()
+    rules_job = build_rules_job(Path(connectors), rules)
     return dg.Definitions.merge(
         *parts,
         dg.Definitions(
-            jobs=[drain_job],
-            sensors=[build_connections_sensor(specs), *request_sensors(specs), build_inbox_sensor(drain_job)],
+            jobs=[drain_job, rules_job],
+            sensors=[
+                build_connections_sensor(specs),
+                *request_sensors(specs),
+                build_inbox_sensor(drain_job),
+                build_rules_sensor(rules_job, rules),
+            ],
             resources={"warehouse": warehouse},
             executor=executor,
         ),

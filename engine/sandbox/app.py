@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -13,9 +14,10 @@ import orjson
 from engine.sandbox import control
 from engine.sandbox.error_shapes import generic, phrase
 from engine.sandbox.faults import FaultRule, Faults
+from engine.sandbox.forms import nest
 from engine.sandbox.messages import Call, Reply, json_reply
-from engine.sandbox.oauth import OAuthServers, masked
-from engine.sandbox.protocols import BadRequest, Protocol
+from engine.sandbox.oauth import OAuthServers, Params, masked, masked_pairs
+from engine.sandbox.protocols import BadRequest, Collection, Protocol, WriteProtocol
 from engine.sandbox.routes import BoundRoute, Site, build_sites
 from engine.sandbox.store import Key, SyncTokens
 from engine.spec.models import ConnectorSpec
@@ -42,7 +44,8 @@ class SandboxApp:
         if path.startswith(CONTROL_PREFIX + "/oauth"):
             return self.oauth.control(method, path[len(CONTROL_PREFIX) :], body)
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-            return control.handle(self, method, path[len(CONTROL_PREFIX) :], body)
+            args = parse_qsl(split.query, keep_blank_values=True)
+            return control.handle(self, method, path[len(CONTROL_PREFIX) :], body, args)
         name, _, rest = path.lstrip("/").partition("/")
         site = self.sites.get(name)
         if site is None:
@@ -50,86 +53,77 @@ class SandboxApp:
             return json_reply(
                 generic(404, f"No sandbox connector {name!r} (serving: {known})", None, None), 404
             )
-        params = parse_qsl(split.query, keep_blank_values=True)
+        query = tuple(parse_qsl(split.query, keep_blank_values=True))
         api_path = "/" + rest
+        form: Params | None = None
         parsed: Any = None
         if body:
             if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-                params += parse_qsl(body.decode(errors="replace"), keep_blank_values=True)
+                form = tuple(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
+                parsed = nest(form)
             else:
                 try:
                     parsed = orjson.loads(body)
                 except orjson.JSONDecodeError:
                     parsed = _INVALID_JSON
-        oauth = self.oauth.handle(name, method, api_path, headers, tuple(params))
+        oauth = self.oauth.handle(name, method, api_path, headers, query + (form or ()))
         reply = (
             oauth
             if oauth is not None
-            else self._serve(site, method, api_path, tuple(params), headers, parsed)
+            else self._serve(site, Call(method, api_path, "", query, parsed, headers=headers, form=form))
         )
-        self.log.append(
-            {
-                "connector": name,
-                "method": method,
-                "path": api_path,
-                "query": masked(tuple(params)) if oauth is not None else dict(params),
-                "body": None if parsed is _INVALID_JSON else parsed,
-                "status": reply.status,
-            }
-        )
+        request = {"connector": name, "method": method, "path": api_path}
+        logged = _logged(request, query, parsed, form, headers, secret=oauth is not None)
+        if method == "GET":  # reads keep the log's original shape
+            del logged["form"], logged["headers"]
+        self.log.append({**logged, "status": reply.status})
         return reply
 
-    def _serve(
-        self,
-        site: Site,
-        method: str,
-        api_path: str,
-        params: tuple[tuple[str, str], ...],
-        headers: Mapping[str, str],
-        body: Any,
-    ) -> Reply:
-        found = site.match(method, api_path)
+    def _serve(self, site: Site, call: Call) -> Reply:
+        found = site.match(call.method, call.api_path)
         protocol = found[0].protocol if isinstance(found, tuple) else (found or site).protocol
-        rules = self.faults.draw(site.name, api_path)
+        rules = self.faults.draw(site.name, call.api_path)
         delay = sum(rule.delay for rule in rules if rule.kind == "slow")
         fault = next((rule for rule in rules if rule.kind != "slow"), None)
         if fault is not None and fault.kind == "expire_tokens":
             site.tokens.expire()
         if fault is not None and fault.kind in ("status", "html"):
             reply = _fault_reply(fault, protocol)
-        elif not self.oauth.authorised(site, headers):
+        elif not protocol.public and not self.oauth.authorised(site, call.headers):
             reply = protocol.error(401, "Request had invalid authentication credentials.")
         elif found is None:
-            reply = protocol.error(404, f"Unrecognized request URL ({method}: {api_path}).")
+            reply = protocol.error(404, f"Unrecognized request URL ({call.method}: {call.api_path}).")
         elif not isinstance(found, tuple):
-            reply = protocol.error(405, f"Method {method} is not allowed on {api_path}.")
-        elif body is _INVALID_JSON:
+            reply = protocol.error(405, f"Method {call.method} is not allowed on {call.api_path}.")
+        elif call.body is _INVALID_JSON:
             reply = protocol.error(
                 400, "Error parsing body: the request body is not valid JSON.", code="invalid_json"
             )
         else:
-            reply = self._answer(site, found[0], found[1], Call(method, api_path, "", params, body))
+            reply = self._answer(site, found[0], found[1], call)
         reply.delay = delay
         reply.truncate = fault is not None and fault.kind == "truncated"
         return reply
 
     def _answer(self, site: Site, route: BoundRoute, key: Key, call: Call) -> Reply:
-        data = route.data.get(key)
-        if data is None:
-            return route.protocol.error(404, "Not Found")
-        tokens = SyncTokens(site.tokens, (route.spec.method, route.spec.path, key))
-        call = Call(
-            call.method,
-            call.api_path,
-            f"{self.origin}/{site.name}{call.api_path}",
-            call.params,
-            call.body,
-            tokens,
+        path_params = dict(zip(route.template.names, key, strict=True))
+        call = replace(
+            call,
+            url=f"{self.origin}/{site.name}{call.api_path}",
+            tokens=SyncTokens(site.tokens, (route.spec.method, route.spec.path, key)),
+            path_params=path_params,
         )
+        protocol = route.protocol
         try:
-            return route.protocol.handle(call, data)
+            if isinstance(protocol, WriteProtocol):
+                collection = Collection(route.data, route.data_key(path_params))
+                return protocol.answer(call, collection, site.idempotency)
+            data = route.data.get(route.data_key(path_params))
+            if data is None:
+                return protocol.error(404, "Not Found")
+            return protocol.handle(call, data)
         except BadRequest as exc:
-            return route.protocol.error(exc.status, exc.message, code=exc.code, param=exc.param)
+            return protocol.error(exc.status, exc.message, code=exc.code, param=exc.param)
 
     # ------------------------------------------------------------ control
 
@@ -138,6 +132,10 @@ class SandboxApp:
         if site is None:
             raise ValueError(f"no sandbox connector {connector!r} (serving: {', '.join(self.sites)})")
         return site
+
+    def records(self, connector: str, route: str, key: str | list[str] | None = None) -> list[Any]:
+        """A route's current records, in the order it serves them (deleted ones left out)."""
+        return self.site(connector).route(route).data.records(_key(key))
 
     def upsert(self, connector: str, route: str, record: Any, key: str | list[str] | None = None) -> int:
         """Insert or replace a record of a route's fixture (by id); returns the record's version."""
@@ -156,17 +154,66 @@ class SandboxApp:
         return self.faults.add(rule)
 
     def reset(self) -> None:
-        """Fixtures back to their files; faults, sync tokens and the request log cleared."""
+        """Fixtures back to their files; faults, sync tokens, idempotency keys and the request log cleared."""
         for site in self.sites.values():
-            for route in site.routes:
-                route.data.load()
+            for data in {id(route.data): route.data for route in site.routes}.values():
+                data.load()
             site.tokens.expire()
+            site.idempotency.clear()
         self.faults.clear()
         self.log.clear()
         self.oauth.reset()
 
 
 _INVALID_JSON = object()
+
+# Request headers the log keeps (besides whether Authorization was sent, never its value).
+LOGGED_HEADERS = (
+    "content-type",
+    "accept",
+    "idempotency-key",
+    "paypal-request-id",
+    "prefer",
+    "stripe-version",
+    "stripe-account",
+    "notion-version",
+)
+
+
+def _logged(
+    request: dict[str, Any],
+    query: Params,
+    parsed: Any,
+    form: Params | None,
+    headers: Mapping[str, str],
+    *,
+    secret: bool,
+) -> dict[str, Any]:
+    """A request log entry (without the status); `secret` (OAuth endpoints) masks parameters.
+
+    {"connector": "stripe", "method": "POST", "path": "/v1/payment_intents", "query": {},
+     "body": {"amount": "2000", "metadata": {"deal_id": "d1"}},
+     "form": [("amount", "2000"), ("metadata[deal_id]", "d1")],
+     "headers": {"authorization": True, "content-type": "application/x-www-form-urlencoded",
+                 "idempotency-key": "k1"}}
+    """
+    body = None if parsed is _INVALID_JSON else parsed
+    if secret:  # a token request's form is not decoded into the body
+        logged = {
+            "query": masked(query + (form or ())),
+            "body": body if form is None else None,
+            "form": None if form is None else masked_pairs(form),
+        }
+    else:
+        logged = {"query": dict(query), "body": body, "form": None if form is None else list(form)}
+    return {**request, **logged, "headers": logged_headers(headers)}
+
+
+def logged_headers(headers: Mapping[str, str]) -> dict[str, str | bool]:
+    """{"authorization": True, "content-type": "application/json", "idempotency-key": "k1"}"""
+    logged: dict[str, str | bool] = {"authorization": "authorization" in headers}
+    logged.update((name, headers[name]) for name in LOGGED_HEADERS if name in headers)
+    return logged
 
 
 def _key(key: str | list[str] | tuple[str, ...] | None) -> Key:

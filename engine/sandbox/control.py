@@ -5,8 +5,11 @@
     DELETE /_sandbox/faults
     POST   /_sandbox/records         {"connector", "route", "key", "record": {...}} or {..., "delete": "<id>"}
                                      -> {"ok": true, "version": n}
+    GET    /_sandbox/records?connector=stripe&route=/v1/invoices[&key=primary]
+                                     -> {"records": [...]} as the route holds them now
     POST   /_sandbox/expire_tokens   {"connector"}
-    GET    /_sandbox/requests        -> {"requests": [{connector, method, path, query, body, status}, ...]}
+    GET    /_sandbox/requests        -> {"requests": [{connector, method, path, query, body, form, headers,
+                                                       status}, ...]}
     DELETE /_sandbox/requests
     POST   /_sandbox/reset
     GET    /_sandbox                 -> {"connectors": {name: [{"method", "path", "protocol"}, ...]}}
@@ -16,6 +19,7 @@ Mistakes are 400 {"error": "..."}; unknown endpoints 404.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -29,18 +33,20 @@ if TYPE_CHECKING:
 OK = {"ok": True}
 
 
-def handle(app: SandboxApp, method: str, endpoint: str, body: bytes) -> Reply:
+def handle(
+    app: SandboxApp, method: str, endpoint: str, body: bytes, query: list[tuple[str, str]] | None = None
+) -> Reply:
     try:
         data: Any = orjson.loads(body) if body else {}
     except orjson.JSONDecodeError:
         return json_reply({"error": "the body is not valid JSON"}, 400)
     try:
-        return _dispatch(app, method, endpoint.rstrip("/"), data)
+        return _dispatch(app, method, endpoint.rstrip("/"), data, query or [])
     except (ValueError, TypeError) as exc:
         return json_reply({"error": str(exc)}, 400)
 
 
-def _dispatch(app: SandboxApp, method: str, endpoint: str, data: Any) -> Reply:
+def _dispatch(app: SandboxApp, method: str, endpoint: str, data: Any, query: list[tuple[str, str]]) -> Reply:
     match method, endpoint:
         case "GET", "":
             routes = {
@@ -61,6 +67,12 @@ def _dispatch(app: SandboxApp, method: str, endpoint: str, data: Any) -> Reply:
             return json_reply(OK)
         case "POST", "/records":
             return json_reply({"ok": True, "version": _records(app, _object(data))})
+        case "GET", "/records":
+            args = dict(query)
+            keys = [value for name, value in query if name == "key"]
+            key = None if not keys else keys[0] if len(keys) == 1 else keys
+            records = app.records(_field(args, "connector"), _field(args, "route"), key)
+            return json_reply({"records": records})
         case "POST", "/expire_tokens":
             app.expire_tokens(_field(_object(data), "connector"))
             return json_reply(OK)
@@ -92,7 +104,7 @@ def _object(data: Any) -> dict[str, Any]:
     return data
 
 
-def _field(data: dict[str, Any], name: str) -> str:
+def _field(data: Mapping[str, Any], name: str) -> str:
     value = data.get(name)
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name!r} is required (a string)")

@@ -30,8 +30,13 @@ def phrase(status: int) -> str:
         return "Error"
 
 
+_STRIPE_TYPES = frozenset({"idempotency_error"})  # codes that are Stripe error types of their own
+
+
 def stripe(status: int, message: str, code: str | None, param: str | None) -> Any:
     kind = "api_error" if status >= 500 else "invalid_request_error"
+    if code in _STRIPE_TYPES:
+        kind, code = code, None
     error: dict[str, Any] = {"type": kind, "message": message}
     code = code or {429: "rate_limit", 404: "resource_missing"}.get(status)
     if code:

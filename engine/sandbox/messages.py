@@ -18,6 +18,13 @@ class Call:
 
     `api_path` is the path as on the real API (`/v1/invoices`); `url` is the absolute sandbox
     URL of that path, without the query (`http://127.0.0.1:PORT/stripe/v1/invoices`).
+    `params` is the URL query. `body` is the parsed JSON body, or for a form-encoded body its
+    pairs nested as Stripe reads them (`forms.nest`), whose raw pairs are in `form`.
+    `headers` have lower-case names; `path_params` are the route's decoded placeholders:
+
+        POST /v1/invoices/in_1/finalize  (route /v1/invoices/{id}/finalize)  auto_advance=false
+        -> path_params {"id": "in_1"}, body {"auto_advance": "false"},
+           form (("auto_advance", "false"),), headers {"content-type": "application/x-www-form-urlencoded", ...}
     """
 
     method: str
@@ -26,6 +33,9 @@ class Call:
     params: tuple[tuple[str, str], ...] = ()
     body: Any = None
     tokens: SyncTokens | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    form: tuple[tuple[str, str], ...] | None = None
+    path_params: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def query(self) -> dict[str, str]:

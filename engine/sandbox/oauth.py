@@ -390,7 +390,12 @@ class OAuthServers:
 
 def masked(params: Params) -> dict[str, str]:
     """Request parameters for the sandbox's request log, secrets masked."""
-    return {k: (MASK if k in _SECRET_PARAMS or "secret" in k else v) for k, v in params}
+    return dict(masked_pairs(params))
+
+
+def masked_pairs(params: Params) -> list[tuple[str, str]]:
+    """The same, keeping every pair in order (the log's raw form pairs)."""
+    return [(k, MASK if k in _SECRET_PARAMS or "secret" in k else v) for k, v in params]
 
 
 def _oauth_error(

@@ -9,7 +9,8 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from engine.errors import Location, SpecError, SpecProblem
-from engine.sandbox.protocols import PROTOCOLS, Protocol
+from engine.sandbox.idempotency import IdempotencyKeys
+from engine.sandbox.protocols import PROTOCOLS, Protocol, WriteProtocol
 from engine.sandbox.store import Key, RouteData, TokenRegistry
 from engine.spec.models import ConnectorSpec, SandboxRoute
 
@@ -40,10 +41,17 @@ class PathTemplate:
 
 @dataclass
 class BoundRoute:
+    """A route ready to serve. `data` is its own fixture, or for a write route its collection's;
+    `key_names` are the placeholders that key it (the collection's for a write route)."""
+
     spec: SandboxRoute
     template: PathTemplate
     protocol: Protocol
     data: RouteData
+    key_names: tuple[str, ...]
+
+    def data_key(self, path_params: Mapping[str, str]) -> Key:
+        return tuple(path_params[name] for name in self.key_names)
 
 
 @dataclass
@@ -54,6 +62,7 @@ class Site:
     routes: list[BoundRoute]
     require_headers: Mapping[str, str] = field(default_factory=dict)
     tokens: TokenRegistry = field(default_factory=TokenRegistry)
+    idempotency: IdempotencyKeys = field(default_factory=IdempotencyKeys)
 
     @property
     def protocol(self) -> Protocol:
@@ -91,12 +100,19 @@ def build_sites(connectors: list[tuple[ConnectorSpec, Path]]) -> dict[str, Site]
     for spec, file in connectors:
         if spec.sandbox is None:
             continue
-        routes: list[BoundRoute] = []
-        for index, route in enumerate(spec.sandbox.routes):
-            try:
-                routes.append(_bind(route, file))
-            except ValueError as exc:
-                problems.append(SpecProblem(Location(str(file)), str(exc), f"sandbox.routes[{index}]"))
+        bound: dict[int, BoundRoute] = {}
+        # Reading routes first: write routes store into them.
+        for writes in (False, True):
+            reads = list(bound.values())
+            for index, route in enumerate(spec.sandbox.routes):
+                cls = PROTOCOLS.get(route.protocol)
+                if (cls is not None and issubclass(cls, WriteProtocol)) != writes:
+                    continue
+                try:
+                    bound[index] = _bind_write(route, file, reads) if writes else _bind(route, file)
+                except ValueError as exc:
+                    problems.append(SpecProblem(Location(str(file)), str(exc), f"sandbox.routes[{index}]"))
+        routes = [bound[index] for index in sorted(bound)]
         if not spec.sandbox.routes:
             problems.append(
                 SpecProblem(Location(str(file)), "a sandbox needs at least one route", "sandbox.routes")
@@ -117,11 +133,45 @@ def _bind(route: SandboxRoute, file: Path) -> BoundRoute:
         raise ValueError(f"unknown sandbox protocol {route.protocol!r} (known: {', '.join(PROTOCOLS)})")
     protocol = cls(route.options)
     template = PathTemplate(route.path)
+    key_names = tuple(template.names) if cls.keyed_fixture else ()
     data = RouteData(
         file.parent / route.fixture,
-        len(template.names),
+        len(key_names),
         single=not cls.holds_list,
         prepend=cls.newest_first,
-        id_field=str(route.options.get("id_field", "id")),
+        id_field=_id_field(route),
     )
-    return BoundRoute(route, template, protocol, data)
+    return BoundRoute(route, template, protocol, data, key_names)
+
+
+def _bind_write(route: SandboxRoute, file: Path, reads: list[BoundRoute]) -> BoundRoute:
+    """A write route shares its collection's data, so reads see what it writes."""
+    if not route.path.startswith("/"):
+        raise ValueError(f"route path must start with '/': {route.path!r}")
+    protocol = PROTOCOLS[route.protocol](route.options)
+    assert isinstance(protocol, WriteProtocol)
+    template = PathTemplate(route.path)
+    default = protocol.collection_path(route.path)
+    wanted = protocol.options["collection"] or default
+    target = next((r for r in reads if r.spec.method == "GET" and r.spec.path == wanted), None)
+    if target is None:
+        if protocol.options["collection"]:
+            raise ValueError(f"collection {wanted!r} is not a GET route of this sandbox")
+        return _bind(route, file)  # no collection: the route keeps objects in its own fixture
+    missing = [name for name in target.template.names if name not in template.names]
+    if missing:
+        raise ValueError(
+            f"collection {wanted!r} is keyed by {{{'}, {'.join(missing)}}}, which {route.path!r} does not have"
+        )
+    if (file.parent / route.fixture).resolve() != target.data.fixture.resolve():
+        raise ValueError(
+            f"a {route.protocol} route stores into its collection {wanted!r}: "
+            f"give it the same fixture ({target.spec.fixture})"
+        )
+    if _id_field(route) != _id_field(target.spec):
+        raise ValueError(f"id_field {_id_field(route)!r} differs from collection {wanted!r}'s")
+    return BoundRoute(route, template, protocol, target.data, tuple(target.template.names))
+
+
+def _id_field(route: SandboxRoute) -> str:
+    return str(route.options.get("id_field", "id"))

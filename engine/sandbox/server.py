@@ -157,8 +157,23 @@ class Sandbox:
         """OAuth: the authorize endpoint redirects with error=access_denied while on."""
         self.app.oauth.server(connector).denying = deny
 
+    def records(self, connector: str, route: str, key: str | list[str] | None = None) -> list[Any]:
+        """A route's records as it holds them now (what a create or update left), deleted ones left out.
+
+        `route` is a route path; a write route's path reads its collection.
+        """
+        return self.app.records(connector, route, key)
+
     def requests(self, connector: str | None = None) -> list[dict[str, Any]]:
-        """The request log, oldest first: {connector, method, path, query, body, status}."""
+        """The request log, oldest first: {connector, method, path, query, body, form, headers, status}.
+
+        `query` is the URL query; `body` the parsed JSON body, or a form body nested as Stripe
+        reads it (`metadata[k]=v` -> {"metadata": {"k": "v"}}), whose raw pairs are in `form`
+        (a list of (name, value); None without a form body); `headers` keeps content-type,
+        accept, idempotency-key, paypal-request-id, prefer, stripe-version, stripe-account and
+        notion-version when sent, and "authorization": True/False (whether it was sent).
+        OAuth endpoints' secrets are masked.
+        """
         return [r for r in list(self.app.log) if connector is None or r["connector"] == connector]
 
     def clear_requests(self) -> None:

@@ -112,6 +112,15 @@ class RouteData:
                 return found
         return None
 
+    def records(self, key: Key) -> list[Any]:
+        """The live records under these placeholder values (a `single` leaf: its one object)."""
+        self._check_key(key)
+        snapshot = self.get(key) or Snapshot()
+        if self.single:
+            entry = snapshot.single
+            return [] if entry is None or entry.deleted else [entry.record]
+        return [entry.record for entry in snapshot.live]
+
     def upsert(self, key: Key, record: Any) -> int:
         """Insert or replace a record (by id; the whole leaf for `single`); returns its version."""
         self._check_key(key)

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from ..mapping import MappingError, RowMapper, compile_filter
 from ..models import MODELS_DIR, ModelSpec, did_you_mean, load_models
-from ..templating import CONNECTOR_NAMES, check_template
+from ..templating import ACTION_NAMES, CONNECTOR_NAMES, check_template
 from .models import ConnectorSpec, StreamSpec
 from .yaml_nodes import Path as DataPath
 
@@ -106,6 +108,29 @@ def _parent_cycles(spec: ConnectorSpec) -> list[Problem]:
     return problems
 
 
+def _check_actions(spec: ConnectorSpec) -> list[Problem]:
+    """Action templates use the names actions have; results land through a loading stream; the
+    input schema is a valid JSON Schema."""
+    problems: list[Problem] = []
+    for name, action in spec.actions.items():
+        where: tuple[str | int, ...] = ("actions", name)
+        requests = action.model_dump(by_alias=True, include={"request", "then", "idempotency"})
+        problems += _check_templates(requests, where, ACTION_NAMES)
+        stream = action.result.apply
+        if stream is not None and (spec.streams.get(stream) is None or spec.streams[stream].into is None):
+            problems.append(
+                (
+                    (*where, "result", "apply"),
+                    f"no stream '{stream}' with `into`{did_you_mean(stream, list(spec.streams))}",
+                )
+            )
+        try:
+            jsonschema.Draft202012Validator.check_schema(action.input)
+        except jsonschema.SchemaError as exc:
+            problems.append(((*where, "input"), f"not a valid JSON Schema: {exc.message}"))
+    return problems
+
+
 def _check_event_streams(spec: ConnectorSpec) -> list[Problem]:
     """`webhooks.events` name streams of this connector; applied ones must load into a model."""
     problems: list[Problem] = []
@@ -143,6 +168,7 @@ def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = Non
     if spec.webhooks is not None:
         problems += _check_templates(spec.webhooks.model_dump(by_alias=True), ("webhooks",), CONNECTOR_NAMES)
         problems += _check_event_streams(spec)
+    problems += _check_actions(spec)
     models = _models((models_dir or MODELS_DIR).resolve())
     for name, stream in spec.streams.items():
         problems += _check_stream(spec, name, stream, models)

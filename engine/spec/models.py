@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..actions.spec import ActionSpec
 from ..oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials, SandboxOAuth
 from ..webhooks.spec import WebhooksSpec
 
@@ -405,16 +406,27 @@ class ConnectorSpec(_Strict):
         default_factory=list,
         description="Who answers for this connector's data: emails or 'team:name' (Dagster asset owners).",
     )
-    streams: dict[str, StreamSpec] = Field(description="Stream name -> how to read it and where it lands.")
+    streams: dict[str, StreamSpec] = Field(
+        default_factory=dict, description="Stream name -> how to read it and where it lands."
+    )
     sandbox: SandboxSpec | None = Field(None, description="How the offline sandbox emulates this provider.")
     webhooks: WebhooksSpec | None = Field(
         None, description="How deliveries are verified and identified (see engine/webhooks)."
     )
-    actions: dict[str, Any] | None = Field(None, description="Reserved for outbound actions.")
+    actions: dict[str, ActionSpec] = Field(
+        default_factory=dict,
+        description="Outbound actions: write-back requests run with an input (see engine/actions).",
+    )
 
-    @field_validator("streams")
-    @classmethod
-    def _at_least_one(cls, v: dict[str, StreamSpec]) -> dict[str, StreamSpec]:
-        if not v:
-            raise ValueError("a connector needs at least one stream")
-        return v
+    @model_validator(mode="after")
+    def _does_something(self) -> ConnectorSpec:
+        if not self.streams and not self.actions:
+            raise ValueError("a connector needs at least one stream (or, write-only, one action)")
+        return self
+
+    def event_streams(self) -> set[str]:
+        """Streams whose models webhook events or action results also write: those merges keep
+        the newer `_version`."""
+        from_events = self.webhooks.applied_streams() if self.webhooks is not None else set()
+        from_actions = {a.result.apply for a in self.actions.values() if a.result.apply}
+        return from_events | from_actions

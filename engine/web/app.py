@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 
 from ..webhooks.keys import KeyStore
 from . import (
+    routes_actions,
     routes_admin,
     routes_connections,
     routes_health,
@@ -44,7 +45,15 @@ def create_app(settings: ServiceSettings, *, keys: KeyStore | None = None) -> Fa
     app = FastAPI(title="Manifold", description=DESCRIPTION, version="1", lifespan=lifespan)
     app.state.service = service
     app.router.routes.extend(routes_webhooks.routes)
-    for module in (routes_health, routes_oauth, routes_connections, routes_sync, routes_admin, routes_models):
+    for module in (
+        routes_health,
+        routes_oauth,
+        routes_connections,
+        routes_sync,
+        routes_actions,
+        routes_admin,
+        routes_models,
+    ):
         app.include_router(module.router)
     _document(app, routes_webhooks.docs)
     return app

@@ -1,4 +1,5 @@
-"""Applying stored events to the models, once each: the inbox drain.
+"""Applying stored events to the models, once each: the inbox drain (webhook events, and the
+results of actions that land in a model).
 
     appliers = {c.spec.name: EventApplier(c) for c in connectors if c.spec.webhooks}
     report = drain(inbox, appliers, destination, sync_requests)
@@ -31,7 +32,9 @@ from ..models import ModelSpec, load_models
 from ..paths import get_path
 from ..spec.loader import LoadedConnector
 from ..transforms import parse_timestamp
-from .events import QueueSync
+from .events import ApplyRecord, EventEffect, QueueSync
+
+RESULT_EVENT_PREFIX = "action:"  # action results, queued like events (engine/actions/run.py)
 
 DEFAULT_CONNECTION = "default"
 WEBHOOK_STATE_STREAM = "_webhooks"
@@ -92,24 +95,29 @@ class EventApplier:
 
     def __init__(self, loaded: LoadedConnector, models: Mapping[str, ModelSpec] | None = None):
         spec = loaded.spec
-        if spec.webhooks is None:
-            raise ApplyError(f"{spec.name} declares no webhooks")
         self.name = spec.name
         self.webhooks = spec.webhooks
+        self.actions = spec.actions
         models = models if models is not None else load_models()
         self._mappers: dict[str, tuple[RowMapper, ModelSpec]] = {}
-        for stream_name in self.webhooks.applied_streams():
+        streams = spec.event_streams()
+        for stream_name in streams:
             stream = spec.streams[stream_name]
             assert stream.into is not None  # the spec checks say so
             model = models[stream.into]
             self._mappers[stream_name] = (RowMapper(model, stream.mapped_fields(), spec.name), model)
-        self._filters = {
-            name: compile_filter(spec.streams[name].filter) for name in self.webhooks.applied_streams()
-        }
+        self._filters = {name: compile_filter(spec.streams[name].filter) for name in streams}
+
+    def _effect(self, event_type: str | None) -> EventEffect | None:
+        if event_type is not None and event_type.startswith(RESULT_EVENT_PREFIX):
+            action = self.actions.get(event_type.removeprefix(RESULT_EVENT_PREFIX))
+            stream = action.result.apply if action is not None else None
+            return EventEffect(apply=ApplyRecord(stream=stream)) if stream else None
+        return self.webhooks.effect(event_type) if self.webhooks is not None else None
 
     def plan(self, event: StoredEvent, now: datetime | None = None) -> EventPlan | None:
         """None when the event type does nothing here (it is marked ignored)."""
-        effect = self.webhooks.effect(event.event_type)
+        effect = self._effect(event.event_type)
         if effect is None:
             return None
         connection_id = event.connection_id or DEFAULT_CONNECTION
@@ -166,8 +174,25 @@ def drain(
     """Apply the due events of the given connectors (others wait for a process that has them)."""
     report = DrainReport()
     for connector, applier in appliers.items():
-        for event in inbox.due(connector, limit=limit):
-            _apply_one(event, applier, inbox, destination, sync_requests, policy, report)
+        apply_events(
+            inbox.due(connector, limit=limit), applier, inbox, destination, sync_requests, policy, report
+        )
+    return report
+
+
+def apply_events(
+    events: list[StoredEvent],
+    applier: EventApplier,
+    inbox: Inbox,
+    destination: Destination,
+    sync_requests: SyncRequests | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+    report: DrainReport | None = None,
+) -> DrainReport:
+    """Apply these events of one connector (the drain, or an action's result at once)."""
+    report = report if report is not None else DrainReport()
+    for event in events:
+        _apply_one(event, applier, inbox, destination, sync_requests, policy, report)
     return report
 
 
@@ -176,7 +201,7 @@ def _apply_one(
     applier: EventApplier,
     inbox: Inbox,
     destination: Destination,
-    sync_requests: SyncRequests,
+    sync_requests: SyncRequests | None,
     policy: RetryPolicy,
     report: DrainReport,
 ) -> None:
@@ -196,6 +221,7 @@ def _apply_one(
             report.updated += counts.updated
             report.stale += counts.stale
         if plan.sync is not None:
+            sync_requests = sync_requests or SyncRequests(inbox.db)
             sync_requests.queue(event.connector, plan.connection_id, plan.sync.streams, source="webhook")
             report.syncs_queued += 1
         inbox.processed(event)

@@ -1,22 +1,28 @@
-"""Providers' paging protocols, one small class each, as the providers document them.
+"""Providers' protocols, one small class each, as the providers document them.
 
-A protocol serves one fixture leaf (a `Snapshot`) for one request (a `Call`). It never reads
-the connector's own paging settings: a connector that pages wrongly fails here as it would
-in production. Parameters a provider would refuse raise `BadRequest`, rendered in the
+A paging protocol serves one fixture leaf (a `Snapshot`) for one request (a `Call`). It never
+reads the connector's own paging settings: a connector that pages wrongly fails here as it
+would in production. Parameters a provider would refuse raise `BadRequest`, rendered in the
 provider's error shape (`error_shapes.py`). Every protocol also takes the options `errors`
 (an error shape name) and `id_field` (record path of the id, default 'id').
+
+Write protocols (`create`, `update`; `writes.py`) change their collection route's data instead,
+so later reads see the change; `slack_webhook` takes deliveries and answers in plain text.
 
 The registry maps the `protocol:` name of a sandbox route to its class.
 """
 
 from engine.sandbox.protocols.base import BadRequest, Protocol
+from engine.sandbox.protocols.creates import Create, Update
 from engine.sandbox.protocols.generic import LinkHeader, OffsetLimit, PageNumber, Single
 from engine.sandbox.protocols.google import GooglePageToken
 from engine.sandbox.protocols.graph import GraphCursor
 from engine.sandbox.protocols.notion import NotionPostCursor
 from engine.sandbox.protocols.paypal import PayPalPages
 from engine.sandbox.protocols.slack import SlackCursor
+from engine.sandbox.protocols.slack_webhook import SlackWebhook
 from engine.sandbox.protocols.stripe import StripeList
+from engine.sandbox.protocols.writes import Collection, WriteProtocol
 
 PROTOCOLS: dict[str, type[Protocol]] = {
     cls.name: cls
@@ -31,7 +37,10 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         PageNumber,
         SlackCursor,
         Single,
+        Create,
+        Update,
+        SlackWebhook,
     )
 }
 
-__all__ = ["PROTOCOLS", "BadRequest", "Protocol"]
+__all__ = ["PROTOCOLS", "BadRequest", "Collection", "Protocol", "WriteProtocol"]

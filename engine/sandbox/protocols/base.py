@@ -32,6 +32,8 @@ class Protocol:
     error_style: ClassVar[str] = "generic"
     holds_list: ClassVar[bool] = True  # fixture leaves are lists (False: one object)
     newest_first: ClassVar[bool] = False  # records upserted through the control API go first
+    keyed_fixture: ClassVar[bool] = True  # fixture keyed by the path placeholders (False: one leaf)
+    public: ClassVar[bool] = False  # served without the connector's auth (the URL is the credential)
     defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:

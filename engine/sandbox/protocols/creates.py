@@ -1,0 +1,155 @@
+"""Creating and updating objects with POST, as Stripe and PayPal do."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from engine.paths import compile_path
+from engine.sandbox.messages import Call, Reply, json_reply
+from engine.sandbox.protocols.base import BadRequest
+from engine.sandbox.protocols.writes import (
+    WRITE_OPTIONS,
+    Collection,
+    WriteProtocol,
+    field_names,
+    merged,
+    new_id,
+    set_path,
+)
+
+
+class Create(WriteProtocol):
+    """A POST that creates an object and adds it to the collection (by default the GET route
+    on the same path, so the next list shows it, first when that list is newest-first).
+
+    POST /v1/payment_intents  amount=2000&currency=usd&metadata[deal_id]=d1   (Idempotency-Key: k1)
+    -> 200 {"id": "pi_3Qa9...", "object": "payment_intent", "status": "requires_payment_method",
+            "livemode": false, "amount": "2000", "currency": "usd", "metadata": {"deal_id": "d1"},
+            "created": 1762387200}
+
+    The object is `defaults`, the received fields laid over them (form bodies nested as Stripe
+    reads them, values kept as strings), then the new id, `object` and the timestamp.
+    A missing or empty `required` field is a 400 naming it, in Stripe's words:
+    {"error": {"type": "invalid_request_error", "code": "parameter_missing", "param": "amount",
+               "message": "Missing required param: amount."}}
+    Options: `object` (the "object" field, none by default), `id_prefix` ('pi_'), `required`
+    (field paths, 'a.b' for nested), `defaults` (fields under the received ones),
+    `timestamp_field` (e.g. 'created', or a list of them: unix seconds now), `status` (200;
+    PayPal 201), and the
+    write options `collection`, `idempotency_header`, `request_only` (see `writes`).
+    """
+
+    name = "create"
+    error_style = "stripe"
+    defaults: ClassVar[dict[str, Any]] = {
+        **WRITE_OPTIONS,
+        "object": None,
+        "id_prefix": "",
+        "required": [],
+        "defaults": {},
+        "timestamp_field": None,
+        "status": 200,
+    }
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self._required = [(name, compile_path(name)) for name in field_names(self.options, "required")]
+        self._id_field = str(self.options.get("id_field", "id"))
+        self._timestamps = _timestamp_fields(self.options)
+        _check(self.options)
+
+    def write(self, call: Call, collection: Collection) -> Reply:
+        received = self.received(call)
+        for name, get in self._required:
+            if get(received) in (None, "", [], {}):
+                raise BadRequest(f"Missing required param: {name}.", code="parameter_missing", param=name)
+        stamped: dict[str, Any] = {}
+        set_path(stamped, self._id_field, new_id(str(self.options["id_prefix"])))
+        if self.options["object"]:
+            stamped["object"] = self.options["object"]
+        # id and object lead the object, as in the provider's replies, and win over the body
+        record = merged(merged(stamped, merged(self.options["defaults"], received)), stamped)
+        _stamp(record, self._timestamps)
+        collection.save(record)
+        return json_reply(record, self.options["status"])
+
+
+class Update(WriteProtocol):
+    """A POST on one object's path that changes it in the collection (by default the GET route
+    at the path before the object's placeholder: /v1/invoices/{id}/finalize -> /v1/invoices).
+
+    POST /v1/invoices/in_1/finalize  auto_advance=false      (set: {status: open})
+    -> 200 {"id": "in_1", "object": "invoice", "status": "open", "auto_advance": "false", ...}
+
+    The object is the stored one, the received fields laid over it, then `set`, then the
+    timestamp; its id never changes. The last placeholder is the object's id; an unknown one is
+    a 404: {"error": {"type": "invalid_request_error", "code": "resource_missing", "param": "id",
+    "message": "No such invoice: 'in_x'"}}.
+    Options: `object` (the noun in that message), `set` (fields the server sets, e.g.
+    {status: open}), `timestamp_field` (e.g. 'status_transitions.finalized_at', or a list),
+    `status` (200),
+    and the write options `collection`, `idempotency_header`, `request_only`.
+    """
+
+    name = "update"
+    error_style = "stripe"
+    defaults: ClassVar[dict[str, Any]] = {
+        **WRITE_OPTIONS,
+        "object": "object",
+        "set": {},
+        "timestamp_field": None,
+        "status": 200,
+    }
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self._id_field = str(self.options.get("id_field", "id"))
+        self._id_of = compile_path(self._id_field)
+        self._timestamps = _timestamp_fields(self.options)
+        _check(self.options)
+
+    def collection_path(self, path: str) -> str:
+        start = path.rfind("{")
+        if start < 0:
+            raise ValueError(f"an update route needs the object's id as a placeholder, e.g. {path}/{{id}}")
+        return path[:start].rstrip("/")
+
+    def write(self, call: Call, collection: Collection) -> Reply:
+        param, object_id = list(call.path_params.items())[-1]
+        entry = collection.find(object_id)
+        if entry is None or not isinstance(entry.record, dict):
+            raise BadRequest(
+                f"No such {self.options['object']}: '{object_id}'",
+                status=404,
+                code="resource_missing",
+                param=param,
+            )
+        record = merged(merged(entry.record, self.received(call)), self.options["set"])
+        set_path(record, self._id_field, self._id_of(entry.record))
+        _stamp(record, self._timestamps)
+        collection.save(record)
+        return json_reply(record, self.options["status"])
+
+
+def _timestamp_fields(options: Mapping[str, Any]) -> list[str]:
+    fields = options["timestamp_field"]
+    if fields is None or isinstance(fields, str):
+        return [fields] if fields else []
+    return field_names(options, "timestamp_field")
+
+
+def _stamp(record: dict[str, Any], fields: list[str]) -> None:
+    now = int(time.time())
+    for name in fields:
+        set_path(record, name, now)
+
+
+def _check(options: Mapping[str, Any]) -> None:
+    for name in ("defaults", "set"):
+        if name in options and not isinstance(options[name], dict):
+            raise ValueError(f"option {name} must be a mapping of fields")
+    status = options["status"]
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status < 300:
+        raise ValueError("option status must be a 2xx status code")
