@@ -26,6 +26,14 @@ def _process_setup() -> None:
     pa.set_memory_pool(pa.system_memory_pool())
 
 
+def _report(summary: str, errors: list[str], *, failed: bool) -> None:
+    """A round's one-line summary, its first errors on stderr; exit 1 when something failed."""
+    typer.echo(summary)
+    for error in errors[:20]:
+        typer.echo(f"  {error}", err=True)
+    raise typer.Exit(1 if failed else 0)
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)
@@ -311,10 +319,7 @@ def rules_command(
         )
     except ManifoldError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(report.summary())
-    for error in report.errors[:20]:
-        typer.echo(f"  {error}", err=True)
-    raise typer.Exit(1 if report.failed else 0)
+    _report(report.summary(), report.errors, failed=bool(report.failed))
 
 
 @app.command("apply-events")
@@ -331,10 +336,7 @@ def apply_events(
         report = drain_inbox(runner.connectors_dir(), warehouse_url=warehouse, limit=limit)
     except ManifoldError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(report.summary())
-    for error in report.errors[:20]:
-        typer.echo(f"  {error}", err=True)
-    raise typer.Exit(1 if report.failed else 0)
+    _report(report.summary(), report.errors, failed=bool(report.failed))
 
 
 @app.command("sandbox")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 
@@ -15,6 +15,15 @@ class Migration:
 
     def statements(self, dialect: Literal["sqlite", "postgres"]) -> tuple[str, ...]:
         return self.postgres if dialect == "postgres" and self.postgres is not None else self.sql
+
+    def for_postgres(self, types: dict[str, str]) -> Migration:
+        """The same statements with SQLite's type names replaced by Postgres's."""
+        translated = []
+        for statement in self.sql:
+            for sqlite_type, postgres_type in types.items():
+                statement = statement.replace(sqlite_type, postgres_type)
+            translated.append(statement)
+        return replace(self, postgres=tuple(translated))
 
 
 MIGRATIONS: list[Migration] = [
@@ -102,37 +111,7 @@ MIGRATIONS: list[Migration] = [
             )""",
             "CREATE INDEX webhook_audit_connector ON webhook_audit (connector, received_at)",
         ),
-        (
-            """CREATE TABLE webhook_events (
-                connector TEXT NOT NULL,
-                event_id TEXT NOT NULL,
-                connection_id TEXT NOT NULL DEFAULT '',
-                event_type TEXT,
-                headers TEXT NOT NULL DEFAULT '{}',
-                body BYTEA NOT NULL,
-                received_at TEXT NOT NULL,
-                state TEXT NOT NULL DEFAULT 'pending',
-                attempts INTEGER NOT NULL DEFAULT 0,
-                next_attempt_at TEXT,
-                processed_at TEXT,
-                error TEXT,
-                PRIMARY KEY (connector, connection_id, event_id)
-            )""",
-            "CREATE INDEX webhook_events_state ON webhook_events (state, next_attempt_at)",
-            """CREATE TABLE webhook_audit (
-                id BIGSERIAL PRIMARY KEY,
-                connector TEXT NOT NULL,
-                connection_id TEXT,
-                event_id TEXT,
-                event_type TEXT,
-                outcome TEXT NOT NULL,
-                reason TEXT,
-                status INTEGER NOT NULL,
-                received_at TEXT NOT NULL
-            )""",
-            "CREATE INDEX webhook_audit_connector ON webhook_audit (connector, received_at)",
-        ),
-    ),
+    ).for_postgres({"BLOB": "BYTEA", "INTEGER PRIMARY KEY AUTOINCREMENT": "BIGSERIAL PRIMARY KEY"}),
     Migration(
         4,
         "sync_requests",
