@@ -269,6 +269,9 @@ def action_command(
     warehouse: Annotated[
         str | None, typer.Option(help="Warehouse URL the result lands in (default MANIFOLD_WAREHOUSE_URL)")
     ] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Your own request id (default: derived from the input)")
+    ] = None,
 ) -> None:
     """Run an outbound action (create an invoice, post to Slack...) and print its result as JSON."""
     import orjson
@@ -290,6 +293,7 @@ def action_command(
                 connection_id=connection,
                 sandbox_url=sandbox_url,
                 apply_now=destination,
+                idempotency_key=idempotency_key,
             )
         finally:
             if destination is not None:

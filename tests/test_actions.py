@@ -229,3 +229,10 @@ def test_the_loader_checks_action_templates_streams_and_schemas(tmp_path: Path) 
     text = str(caught.value)
     assert "undefined name 'inptu'" in text and "no stream 'invoice' with `into`" in text
     assert "did you mean 'invoices'" in text and "not a valid JSON Schema" in text
+
+
+def test_a_callers_own_key_overrides_the_derived_one(tmp_path: Path) -> None:
+    provider = Provider()
+    outcome = run_action(runtime(tmp_path, provider), "create_invoice", GOOD, idempotency_key="order-42")
+    assert [r.headers["idempotency-key"] for r in provider.seen] == ["order-42", "order-42-1"]
+    assert outcome.idempotency_key == "order-42"

@@ -132,6 +132,13 @@ def test_the_platform_runs_actions_over_http(space: Workspace, tmp_path: Path) -
         assert done.status_code == 200, done.text
         payout = done.json()["result"]
         assert payout["id"].startswith("po_") and payout["status"] == "pending"
+        again = api.post(
+            "/api/actions/stripe/create_payout",
+            json={"input": {"amount": 500, "currency": "eur"}, "idempotency_key": "payout-2026-11-26-b"},
+        )
+        assert (
+            again.status_code == 200 and again.json()["result"]["id"] != payout["id"]
+        )  # a second, on purpose
         refused = api.post("/api/actions/stripe/create_payout", json={"input": {"amount": "500"}})
         assert refused.status_code == 422 and refused.json()["error"] == "validation"
         assert api.post("/api/actions/stripe/nope", json={}).status_code == 404
@@ -139,7 +146,7 @@ def test_the_platform_runs_actions_over_http(space: Workspace, tmp_path: Path) -
             assert anonymous.post("/api/actions/stripe/create_payout", json={}).status_code == 401
     # the service never writes the warehouse: the result waits in the inbox for the drain
     report = drain_inbox(space.connectors, warehouse_url=space.warehouse_url)
-    assert report.processed == 1
+    assert report.processed == 2
     assert space.query(f"SELECT status FROM payouts WHERE id = '{payout['id']}'") == [("pending",)]
 
 
@@ -163,8 +170,6 @@ def test_a_slack_rule_fires_once_for_one_invoice_paid_three_times(
         {"incoming_webhook_url": HOOK},
         store=ConnectionStore(ControlDB(control_url), Vault()),
     )
-    sync = space.cli("sync", "stripe", "-s", "invoices", "--sandbox-url", space.sandbox.url)
-    assert sync.returncode == 0, sync.stderr
 
     def rules_round() -> Any:
         destination = open_destination(space.warehouse_url)
@@ -176,6 +181,11 @@ def test_a_slack_rule_fires_once_for_one_invoice_paid_three_times(
         finally:
             destination.close()
 
+    empty = rules_round()  # nothing synced yet: no baseline taken, the first sync is history
+    assert (empty.baseline, empty.fired) == (0, 0)
+    assert RuleFirings(ControlDB(control_url)).mark("invoice_paid_to_slack") is None
+    sync = space.cli("sync", "stripe", "-s", "invoices", "--sandbox-url", space.sandbox.url)
+    assert sync.returncode == 0, sync.stderr
     first = rules_round()  # invoices already paid are the baseline, not news
     assert first.sent == 0 and first.baseline >= 1
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_sandbox_Ek2sT4jX1UuzM9e4b7mUXo0cZd5oVQ8M")

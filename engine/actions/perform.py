@@ -29,10 +29,11 @@ def perform(
     sandbox_url: str | None = None,
     control_url: str | None = None,
     apply_now: Destination | None = None,
+    idempotency_key: str | None = None,
 ) -> ActionOutcome:
     runtime = build_runtime(loaded, connection_id=connection_id, sandbox_url=sandbox_url)
     try:
-        outcome = run_action(runtime, name, given)
+        outcome = run_action(runtime, name, given, idempotency_key=idempotency_key)
     finally:
         runtime.close()
     delivery = result_delivery(outcome, loaded.spec.actions[name])

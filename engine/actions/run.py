@@ -131,7 +131,11 @@ def default_key(connector: str, name: str, connection_id: str, given: dict[str, 
     return "mf-" + hashlib.sha256(canonical).hexdigest()[:40]
 
 
-def run_action(runtime: ConnectorRuntime, name: str, given: Any) -> ActionOutcome:
+def run_action(
+    runtime: ConnectorRuntime, name: str, given: Any, *, idempotency_key: str | None = None
+) -> ActionOutcome:
+    """Run one action. `idempotency_key` overrides the derived key: the caller's own request id,
+    for a deliberate second identical create (Stripe keeps a key for 24 hours)."""
     spec = find_action(runtime, name)
     connector, connection_id = runtime.spec.name, runtime.connection.id
     checked = check_input(spec, connector, name, given)
@@ -148,11 +152,12 @@ def run_action(runtime: ConnectorRuntime, name: str, given: Any) -> ActionOutcom
     key: str | None = None
     if spec.idempotency is not None:
         template = spec.idempotency.key
-        key = (
-            str(_render(template, cache, context, connector, name))
-            if template
-            else default_key(connector, name, connection_id, checked)
-        )
+        if idempotency_key:
+            key = idempotency_key
+        elif template:
+            key = str(_render(template, cache, context, connector, name))
+        else:
+            key = default_key(connector, name, connection_id, checked)
         context["idempotency_key"] = key
     status, replayed = 0, False
     for step, request in enumerate([spec.request, *spec.then]):
@@ -287,7 +292,13 @@ def result_delivery(outcome: ActionOutcome, spec: ActionSpec) -> Delivery | None
     like a webhook (the web service never writes the warehouse). One event per idempotency key."""
     if spec.result.apply is None or not isinstance(outcome.record, dict):
         return None
-    identity = outcome.idempotency_key or hashlib.sha256(orjson.dumps(outcome.record)).hexdigest()[:40]
+    # The provider's object id where there is one: a key reused after the provider forgot it
+    # (Stripe: 24 hours) creates a new object, whose result must land too.
+    made = outcome.record.get("id")
+    identity = (
+        ":".join(str(part) for part in (outcome.idempotency_key, made) if part)
+        or hashlib.sha256(orjson.dumps(outcome.record)).hexdigest()[:40]
+    )
     return Delivery(
         connector=outcome.connector,
         event_id=f"{RESULT_EVENT_PREFIX}{outcome.action}:{identity}",

@@ -100,7 +100,13 @@ class Destination(Protocol):
     def record_run(self, run: RunRecord) -> None: ...
 
     def rows(
-        self, table: str, columns: list[str], where: dict[str, Any], *, synced_after: datetime | None = None
+        self,
+        table: str,
+        columns: list[str],
+        where: dict[str, Any],
+        *,
+        synced_after: datetime | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Rows whose columns equal `where` (and written after `synced_after`): what rules read.
         A table not created yet has no rows."""

@@ -162,7 +162,13 @@ class DuckDBDestination:
             )
 
     def rows(
-        self, table: str, columns: list[str], where: dict[str, Any], *, synced_after: datetime | None = None
+        self,
+        table: str,
+        columns: list[str],
+        where: dict[str, Any],
+        *,
+        synced_after: datetime | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
         with self._lock:
             if not self._columns(table):
@@ -174,7 +180,8 @@ class DuckDBDestination:
                 params.append(synced_after)
             clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
             names = ", ".join(_quote(c) for c in columns)
-            found = self._con.execute(f"SELECT {names} FROM {_quote(table)}{clause}", params)
+            tail = f" LIMIT {int(limit)}" if limit is not None else ""
+            found = self._con.execute(f"SELECT {names} FROM {_quote(table)}{clause}{tail}", params)
             return [dict(zip(columns, row, strict=True)) for row in found.fetchall()]
 
     def close(self) -> None:

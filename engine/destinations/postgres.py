@@ -295,7 +295,13 @@ class PostgresDestination:
         )
 
     def rows(
-        self, table: str, columns: list[str], where: dict[str, Any], *, synced_after: datetime | None = None
+        self,
+        table: str,
+        columns: list[str],
+        where: dict[str, Any],
+        *,
+        synced_after: datetime | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
         with self._lock, self._con.cursor() as cur:
             if not self._table_columns(cur, table):
@@ -306,8 +312,9 @@ class PostgresDestination:
                 conditions.append(sql.SQL("_synced_at > %s"))
                 params.append(synced_after)
             clause = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
-            query = sql.SQL("SELECT {} FROM {}{}").format(
-                sql.SQL(", ").join(map(sql.Identifier, columns)), self._name(table), clause
+            tail = sql.SQL(" LIMIT {}").format(sql.Literal(int(limit))) if limit is not None else sql.SQL("")
+            query = sql.SQL("SELECT {} FROM {}{}{}").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), self._name(table), clause, tail
             )
             cur.execute(query, params)
             return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]

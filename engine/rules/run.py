@@ -84,6 +84,9 @@ def evaluate(
         rows = destination.rows(model.name, columns, where, synced_after=since)
         newest = max((r[SYNCED_AT_COLUMN] for r in rows if r[SYNCED_AT_COLUMN] is not None), default=None)
         if mark is None:
+            scope = {"_provider": rule.when.connector} if rule.when.connector else {}
+            if not rows and not destination.rows(model.name, [SYNCED_AT_COLUMN], scope, limit=1):
+                continue  # nothing synced yet: the first rows to arrive are history, not news
             report.baseline += firings.fire(
                 rule.name, [(_row_key(rule, model, r), {}) for r in rows], state="baseline"
             )

@@ -27,6 +27,9 @@ _STATUS = {"validation": 422, "template": 422, "unknown_action": 404, "rate_limi
 class ActionCall(BaseModel):
     connection_id: str = Field("default", description="The connection to act for")
     input: dict[str, Any] = Field(default_factory=dict, description="The action's input (its JSON Schema)")
+    idempotency_key: str | None = Field(
+        None, max_length=255, description="Your own request id; default: derived from the input"
+    )
 
 
 @router.post("/api/actions/{connector}/{action}", summary="Run an outbound action")
@@ -45,6 +48,7 @@ async def run(connector: str, action: str, call: ActionCall, request: Request) -
         connection_id=call.connection_id,
         sandbox_url=service.settings.sandbox_url,
         control_url=service.settings.control_url,
+        idempotency_key=call.idempotency_key,
     )
     try:
         outcome = await run_in_threadpool(job)
