@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .control.connections import ConnectionRecord, ConnectionStore
 from .control.inbox import Inbox, InboxStats
+from .control.rule_firings import RuleFirings
 from .control.sync_requests import SyncRequest, SyncRequests, SyncState
 from .oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials
 from .redact import Redactor
@@ -113,9 +114,22 @@ class IntegrationDiagnostics(_Report):
     recent_sync_requests: list[SyncRequestSummary]
 
 
+class RuleDiagnostics(_Report):
+    """A notification rule's firings: pending sends are retried, parked ones wait for a person."""
+
+    rule: str
+    baseline: int
+    pending: int
+    sent: int
+    parked: int
+    last_fired_at: str | None
+    last_error: str | None
+
+
 class IntegrationsDiagnostics(_Report):
     generated_at: str
     integrations: list[IntegrationDiagnostics]
+    rules: list[RuleDiagnostics] = []
 
 
 class DiagnosticsSource(Protocol):
@@ -159,7 +173,8 @@ def integrations(source: DiagnosticsSource, *, now: datetime) -> IntegrationsDia
                 now=now,
             )
         )
-    return IntegrationsDiagnostics(generated_at=now.isoformat(), integrations=report)
+    rules = [RuleDiagnostics(**entry) for entry in RuleFirings(connections.db).summary()]
+    return IntegrationsDiagnostics(generated_at=now.isoformat(), integrations=report, rules=rules)
 
 
 def integration(

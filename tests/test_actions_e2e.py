@@ -236,3 +236,14 @@ def test_a_failed_post_is_retried_then_parked_not_lost(space: Workspace, tmp_pat
     assert send([rule], firings, perform, policy=policy).parked == 1
     (parked,) = firings.list("r")
     assert parked.state == "parked" and parked.last_error == "gone"
+    (shown,) = firings.summary()
+    assert (shown["rule"], shown["parked"], shown["sent"], shown["last_error"]) == ("r", 1, 0, "gone")
+    with (
+        running_service(
+            settings_for(tmp_path, space.connectors, control_url=os.environ["MANIFOLD_CONTROL_URL"])
+        ) as running,
+        running.admin() as admin,
+    ):
+        assert admin.get("/api/admin/diagnostics/integrations").json()["rules"][0]["parked"] == 1
+        page = admin.get("/admin").text
+    assert "Notification rules" in page and "gone" in page

@@ -96,3 +96,36 @@ class RuleFirings:
             [state, attempts, error[:2000], retry_at.isoformat(), firing.rule, firing.row_key],
         )
         return state
+
+    def summary(self) -> Sequence[dict[str, Any]]:
+        """Per rule: counts by state, the last firing and the last error (for diagnostics)."""
+        rows = self.db.query(
+            "SELECT rule, state, COUNT(*) AS n, MAX(fired_at) AS last FROM rule_firings GROUP BY rule, state"
+        )
+        errors = {
+            r["rule"]: r["last_error"]
+            for r in self.db.query(
+                "SELECT rule, last_error FROM rule_firings WHERE last_error IS NOT NULL ORDER BY fired_at"
+            )
+        }
+        rules: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            entry = rules.setdefault(
+                row["rule"],
+                {
+                    "rule": row["rule"],
+                    "baseline": 0,
+                    "pending": 0,
+                    "sent": 0,
+                    "parked": 0,
+                    "last_fired_at": None,
+                },
+            )
+            entry[row["state"]] = int(row["n"])
+            if row["state"] != "baseline":
+                entry["last_fired_at"] = max(
+                    filter(None, [entry["last_fired_at"], row["last"]]), default=None
+                )
+        for name, entry in rules.items():
+            entry["last_error"] = errors.get(name)
+        return [rules[name] for name in sorted(rules)]
