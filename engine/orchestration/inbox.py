@@ -4,18 +4,15 @@ With DuckDB the warehouse has one writing process, so events are applied here, i
 take turns with the syncs for the file's lock, never in the web service.
 """
 
-import time
 from pathlib import Path
 
 import dagster as dg
 
-from .metadata import one_line
 from .resources import WarehouseResource
+from .rounds import next_round, report_round
 
 DRAIN_JOB = "manifold_apply_webhook_events"
 INBOX_SENSOR = "manifold_webhook_inbox_sensor"
-ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-          dg.DagsterRunStatus.STARTED]  # fmt: skip
 
 
 def build_drain_job(connectors: Path) -> dg.JobDefinition:
@@ -25,18 +22,9 @@ def build_drain_job(connectors: Path) -> dg.JobDefinition:
 
         with warehouse.open() as destination:
             report = drain_inbox(connectors, destination=destination)
-        context.log.info(report.summary())
-        for error in report.errors[:20]:
-            context.log.warning(one_line(error))
-        context.add_output_metadata(
-            {
-                "applied": report.processed,
-                "ignored": report.ignored,
-                "failed": report.failed,
-                "parked": report.parked,
-                "syncs_queued": report.syncs_queued,
-            }
-        )
+        counts = {"applied": report.processed, "ignored": report.ignored, "failed": report.failed,
+                  "parked": report.parked, "syncs_queued": report.syncs_queued}  # fmt: skip
+        report_round(context, report.summary(), report.errors, counts)
 
     @dg.job(name=DRAIN_JOB, description="Apply waiting webhook events to the models (exactly once).")
     def _job() -> None:
@@ -58,11 +46,6 @@ def build_inbox_sensor(job: dg.JobDefinition) -> dg.SensorDefinition:
 
         if not due_count():
             return dg.SkipReason("no webhook events waiting")
-        running = context.instance.get_runs(
-            filters=dg.RunsFilter(job_name=DRAIN_JOB, statuses=ACTIVE), limit=1
-        )
-        if running:
-            return dg.SkipReason("a drain is already running")
-        return dg.RunRequest(run_key=f"drain@{time.time():.0f}")
+        return next_round(context, DRAIN_JOB, "drain")
 
     return _sensor

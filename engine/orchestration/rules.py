@@ -3,14 +3,12 @@
 Reads the warehouse where the syncs write it (one DuckDB writer): runs take turns for the lock.
 """
 
-import time
 from pathlib import Path
 
 import dagster as dg
 
-from .inbox import ACTIVE
-from .metadata import one_line
 from .resources import WarehouseResource
+from .rounds import next_round, report_round
 
 RULES_JOB = "manifold_notification_rules"
 RULES_SENSOR = "manifold_rules_sensor"
@@ -25,12 +23,13 @@ def build_rules_job(connectors: Path, rules: Path) -> dg.JobDefinition:
             report = run_rules_once(
                 connectors, rules, destination=destination, sandbox_url=warehouse.resolved_sandbox_url()
             )
-        context.log.info(report.summary())
-        for error in report.errors[:20]:
-            context.log.warning(one_line(error))
-        context.add_output_metadata(
-            {"fired": report.fired, "sent": report.sent, "failed": report.failed, "parked": report.parked}
-        )
+        counts = {
+            "fired": report.fired,
+            "sent": report.sent,
+            "failed": report.failed,
+            "parked": report.parked,
+        }
+        report_round(context, report.summary(), report.errors, counts)
 
     @dg.job(
         name=RULES_JOB, description="Notification rules (rules/*.yaml): fire once per change, retry sends."
@@ -52,11 +51,6 @@ def build_rules_sensor(job: dg.JobDefinition, rules: Path) -> dg.SensorDefinitio
     def _sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         if not any(rules.glob("*.yaml")):
             return dg.SkipReason(f"no rules in {rules}")
-        running = context.instance.get_runs(
-            filters=dg.RunsFilter(job_name=RULES_JOB, statuses=ACTIVE), limit=1
-        )
-        if running:
-            return dg.SkipReason("the rules are already running")
-        return dg.RunRequest(run_key=f"rules@{time.time():.0f}")
+        return next_round(context, RULES_JOB, "rules")
 
     return _sensor
