@@ -17,6 +17,8 @@ from .destinations import Destination, open_destination
 from .models import load_models
 from .rules.loader import load_rules
 from .rules.run import RulesReport, evaluate, send
+from .runner import build_runtime
+from .runtime import ConnectorRuntime
 from .spec.loader import LoadedConnector, load_connectors
 
 
@@ -37,14 +39,23 @@ def run_rules_once(
     if not specs:
         return RulesReport()
 
+    # One runtime per connection for the round: one HTTP client, and the connector's rate limit
+    # (Slack: a message per second) holds across all the sends.
+    runtimes: dict[tuple[str, str], ConnectorRuntime] = {}
+
     def act(connector: str, action: str, given: Any, connection: str) -> ActionOutcome:
+        key = (connector, connection)
+        if key not in runtimes:
+            runtimes[key] = build_runtime(
+                loaded[connector], connection_id=connection, sandbox_url=sandbox_url
+            )
         return perform(
             loaded[connector],
             action,
             given,
             connection_id=connection,
-            sandbox_url=sandbox_url,
             control_url=control_url,
+            runtime=runtimes[key],
         )
 
     db = open_control(control_url)
@@ -55,6 +66,8 @@ def run_rules_once(
         report = evaluate(specs, target, firings, models)
         return send(specs, firings, act, report=report)
     finally:
+        for runtime in runtimes.values():
+            runtime.close()
         if own:
             target.close()
         db.close()

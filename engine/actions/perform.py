@@ -16,6 +16,7 @@ from ..control import open_control
 from ..control.inbox import Inbox
 from ..destinations import Destination
 from ..runner import build_runtime
+from ..runtime import ConnectorRuntime
 from ..spec.loader import LoadedConnector
 from .run import ActionOutcome, result_delivery, run_action
 
@@ -30,12 +31,16 @@ def perform(
     control_url: str | None = None,
     apply_now: Destination | None = None,
     idempotency_key: str | None = None,
+    runtime: ConnectorRuntime | None = None,
 ) -> ActionOutcome:
-    runtime = build_runtime(loaded, connection_id=connection_id, sandbox_url=sandbox_url)
+    """`runtime`: one to reuse across calls (its HTTP client and rate limit); else one for this call."""
+    own = runtime is None
+    active = runtime or build_runtime(loaded, connection_id=connection_id, sandbox_url=sandbox_url)
     try:
-        outcome = run_action(runtime, name, given, idempotency_key=idempotency_key)
+        outcome = run_action(active, name, given, idempotency_key=idempotency_key)
     finally:
-        runtime.close()
+        if own:
+            active.close()
     delivery = result_delivery(outcome, loaded.spec.actions[name])
     if delivery is not None:
         db = open_control(control_url)

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from ..errors import Location, SpecError, SpecProblem
 from ..models import ModelSpec, did_you_mean
+from ..spec.checks import check_templates
 from ..spec.loader import LoadedConnector
-from ..templating import check_template
 from .spec import RuleSpec
 
 RULE_NAMES = frozenset({"row", "rule"})
@@ -19,16 +19,6 @@ RULE_NAMES = frozenset({"row", "rule"})
 
 def rules_dir() -> Path:
     return Path(os.environ.get("MANIFOLD_RULES") or (Path.cwd() / "rules"))
-
-
-def _templates(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _templates(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in _templates(v)]
-    return []
 
 
 def load_rules(
@@ -96,6 +86,6 @@ def _check(
                 f"{rule.do.connector} has no action '{rule.do.action}'{did_you_mean(rule.do.action, known)}",
             )
         )
-    for source in _templates(rule.do.input):
-        problems += [("do.input", message) for message in check_template(source, RULE_NAMES)]
+    for where, message in check_templates(rule.do.input, ("do", "input"), RULE_NAMES):
+        problems.append((".".join(map(str, where)), message))
     return problems

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -30,6 +29,7 @@ from ..destinations import Destination
 from ..errors import ManifoldError, TemplateError
 from ..models import RAW_COLUMN, SYNCED_AT_COLUMN, ModelSpec
 from ..templating import render_native
+from ..warehouse_read import to_json_value
 from .spec import RuleSpec
 
 MARGIN = timedelta(hours=1)
@@ -52,21 +52,14 @@ class RulesReport:
         )
 
 
-def _plain(value: Any) -> Any:
-    """Warehouse values as JSON values, for templates and for remembering the input."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+def _shown(model: ModelSpec, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as the read API shows it (decimals and times as text, json columns parsed)."""
+    columns = model.all_columns
+    return {name: to_json_value(columns[name].type, value) for name, value in row.items()}
 
 
 def _row_key(rule: RuleSpec, model: ModelSpec, row: Mapping[str, Any]) -> str:
-    return orjson.dumps([_plain(row[c]) for c in model.table_key] + sorted(rule.when.where.items())).decode()
+    return orjson.dumps([row[c] for c in model.table_key] + sorted(rule.when.where.items())).decode()
 
 
 def evaluate(
@@ -81,7 +74,7 @@ def evaluate(
             where["_provider"] = rule.when.connector
         mark = firings.mark(rule.name)
         since = datetime.fromisoformat(mark) - MARGIN if mark else None
-        rows = destination.rows(model.name, columns, where, synced_after=since)
+        rows = [_shown(model, r) for r in destination.rows(model.name, columns, where, synced_after=since)]
         newest = max((r[SYNCED_AT_COLUMN] for r in rows if r[SYNCED_AT_COLUMN] is not None), default=None)
         if mark is None:
             scope = {"_provider": rule.when.connector} if rule.when.connector else {}
@@ -92,20 +85,18 @@ def evaluate(
             )
         else:
             fresh = []
+            shown_rule = rule.model_dump()
+            cache: dict[str, Any] = {}
             for row in rows:
                 try:
-                    given = _plain(
-                        render_native(rule.do.input, {}, {"row": _plain(row), "rule": rule.model_dump()})
-                    )
+                    given = render_native(rule.do.input, cache, {"row": row, "rule": shown_rule})
                 except TemplateError as exc:
                     report.errors.append(f"{rule.name}: {exc}")
                     continue
                 fresh.append((_row_key(rule, model, row), given))
             report.fired += firings.fire(rule.name, fresh)
         if newest is not None or mark is None:
-            firings.set_mark(
-                rule.name, (newest or datetime.fromisoformat("1970-01-01T00:00:00+00:00")).isoformat()
-            )
+            firings.set_mark(rule.name, newest or "1970-01-01T00:00:00+00:00")  # UTC ISO text sorts
     return report
 
 

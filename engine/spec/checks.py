@@ -36,7 +36,7 @@ def _templates(value: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
             yield from _templates(item, (*path, i))
 
 
-def _check_templates(value: Any, path: DataPath, allowed: frozenset[str] | set[str]) -> list[Problem]:
+def check_templates(value: Any, path: DataPath, allowed: frozenset[str] | set[str]) -> list[Problem]:
     return [
         (where, msg) for where, source in _templates(value, path) for msg in check_template(source, allowed)
     ]
@@ -56,7 +56,7 @@ def _check_stream(
 ) -> list[Problem]:
     at: DataPath = ("streams", name)
     request = stream.request.model_dump(by_alias=True, exclude_none=True)
-    problems = _check_templates(request, (*at, "request"), _stream_names(stream))
+    problems = check_templates(request, (*at, "request"), _stream_names(stream))
     try:
         compile_filter(stream.filter)
     except ValueError as exc:
@@ -115,7 +115,7 @@ def _check_actions(spec: ConnectorSpec) -> list[Problem]:
     for name, action in spec.actions.items():
         where: tuple[str | int, ...] = ("actions", name)
         requests = action.model_dump(by_alias=True, include={"request", "then", "idempotency"})
-        problems += _check_templates(requests, where, ACTION_NAMES)
+        problems += check_templates(requests, where, ACTION_NAMES)
         stream = action.result.apply
         if stream is not None and (spec.streams.get(stream) is None or spec.streams[stream].into is None):
             problems.append(
@@ -157,16 +157,16 @@ def _check_event_streams(spec: ConnectorSpec) -> list[Problem]:
 
 def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = None) -> list[Problem]:
     problems: list[Problem] = []
-    problems += _check_templates(spec.base_url, ("base_url",), CONNECTOR_NAMES)
+    problems += check_templates(spec.base_url, ("base_url",), CONNECTOR_NAMES)
     auth = spec.auth.model_dump(by_alias=True)
     post_connect = auth.pop("post_connect", None) or []
-    problems += _check_templates(auth, ("auth",), CONNECTOR_NAMES)
-    problems += _check_templates(
+    problems += check_templates(auth, ("auth",), CONNECTOR_NAMES)
+    problems += check_templates(
         post_connect, ("auth", "post_connect"), CONNECTOR_NAMES | {"token", "account"}
     )
-    problems += _check_templates(spec.http.headers, ("http", "headers"), CONNECTOR_NAMES)
+    problems += check_templates(spec.http.headers, ("http", "headers"), CONNECTOR_NAMES)
     if spec.webhooks is not None:
-        problems += _check_templates(spec.webhooks.model_dump(by_alias=True), ("webhooks",), CONNECTOR_NAMES)
+        problems += check_templates(spec.webhooks.model_dump(by_alias=True), ("webhooks",), CONNECTOR_NAMES)
         problems += _check_event_streams(spec)
     problems += _check_actions(spec)
     models = _models((models_dir or MODELS_DIR).resolve())
