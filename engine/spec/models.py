@@ -380,6 +380,12 @@ class ConnectorSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Identifier, snake_case.")
     title: str = Field(description="Human name, e.g. 'Google Calendar'.")
     docs: str = Field(description="URL of the provider's API documentation.")
+    api_specs: list[str] = Field(
+        default_factory=list,
+        description="The provider's official machine-readable API specifications this connector follows, "
+        "relative to the shared specs folder (../shared/specs), e.g. [stripe/spec3.yaml]; the conformance "
+        "check reads every request path, parameter and mapped field against them.",
+    )
     flag: str | None = Field(
         None, description="Feature-flag env var; the connector is off unless it is truthy."
     )
