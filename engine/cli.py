@@ -326,6 +326,87 @@ def rules_command(
     _report(report.summary(), report.errors, failed=bool(report.failed))
 
 
+@app.command("push")
+def push_command(
+    connector: Annotated[str, typer.Argument(help="Connector name (connectors/NAME.yaml) or a spec path")],
+    push: Annotated[
+        list[str] | None, typer.Argument(help="Pushes to run (default: all of the connector's)")
+    ] = None,
+    connection: Annotated[str, typer.Option(help="Connection id")] = "default",
+    sandbox_url: Annotated[str | None, typer.Option(help="Run against a running sandbox")] = None,
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default MANIFOLD_WAREHOUSE_URL)")
+    ] = None,
+) -> None:
+    """Send warehouse rows through a connector's actions (`pushes:`): new rows are created, changed
+    rows updated, unchanged rows left alone (Dagster runs these as assets too)."""
+    from .push_runner import run_pushes
+
+    try:
+        loaded = runner.load_for_run(connector, sandbox=bool(sandbox_url))
+        reports = run_pushes(
+            loaded, push or None, connection_id=connection, warehouse_url=warehouse, sandbox_url=sandbox_url
+        )
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    errors = [e for r in reports for e in r.errors]
+    _report("\n".join(r.summary() for r in reports), errors, failed=any(r.failed for r in reports))
+
+
+@app.command("load")
+def load_command(
+    connector: Annotated[str, typer.Argument(help="Connector name (connectors/NAME.yaml) or a spec path")],
+    stream: Annotated[str, typer.Argument(help="The stream whose mapping the records go through")],
+    file: Annotated[Path, typer.Option("--file", help="A CSV or JSON export of the records")],
+    connection: Annotated[str, typer.Option(help="Connection id the rows belong to")] = "default",
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default MANIFOLD_WAREHOUSE_URL)")
+    ] = None,
+) -> None:
+    """Load exported records (CSV/JSON) through a stream's mapping, as a sync would (CRM exports)."""
+    from .destinations import open_destination
+    from .file_load import load_file
+
+    try:
+        from .spec.loader import load_connector
+
+        loaded = load_connector(runner.resolve_connector(connector), check_env=False)  # no API calls
+        destination = open_destination(warehouse)
+        try:
+            counts = load_file(loaded, stream, file, destination, connection_id=connection)
+        finally:
+            destination.close()
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{connector}.{stream}: {counts.inserted} inserted, {counts.updated} updated from {file}")
+
+
+@app.command("derive")
+def derive_command(
+    table: Annotated[
+        list[str] | None, typer.Argument(help="Derived tables to rebuild (default: all)")
+    ] = None,
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default MANIFOLD_WAREHOUSE_URL)")
+    ] = None,
+) -> None:
+    """Rebuild the derived tables (crm_links from links/*.yaml, calendar_conflicts); Dagster does it
+    after the syncs they read."""
+    from .derived.run import derive
+    from .destinations import open_destination
+
+    try:
+        destination = open_destination(warehouse)
+        try:
+            counts = derive(table or None, destination)
+        finally:
+            destination.close()
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    for name, rows in counts.items():
+        typer.echo(f"{name}: {rows} rows")
+
+
 @app.command("apply-events")
 def apply_events(
     warehouse: Annotated[

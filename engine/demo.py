@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import runner
+from .derived.run import derive
 from .destinations import open_destination, warehouse_url
 from .report import Reporter, print_summary
 from .spec.loader import connector_files
@@ -28,6 +29,7 @@ def run_demo(warehouse: str | None = None) -> int:
                 results += runner.run_sync(
                     connector, sandbox_url=sandbox_url, destination=destination, progress=reporter.update
                 )
+        derived = derive(None, destination)  # crm_links, calendar_conflicts
     finally:
         reporter.close()
     print_summary(results)
@@ -36,7 +38,7 @@ def run_demo(warehouse: str | None = None) -> int:
     table.add_column("table")
     table.add_column("rows", justify="right")
     con = getattr(destination, "connection", None)
-    for name in sorted({r.table for r in results if r.table}):
+    for name in sorted({r.table for r in results if r.table} | set(derived)):
         count = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] if con is not None else None
         table.add_row(name, f"{count:,}" if isinstance(count, int) else "?")
     destination.close()

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .control.connections import ConnectionRecord, ConnectionStore
 from .control.inbox import Inbox, InboxStats
+from .control.push_marks import push_summary
 from .control.rule_firings import RuleFirings
 from .control.sync_requests import SyncRequest, SyncRequests, SyncState
 from .oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials
@@ -126,10 +127,23 @@ class RuleDiagnostics(_Report):
     last_error: str | None
 
 
+class PushDiagnostics(_Report):
+    """A push towards one connection: rows the provider holds, rows failing (retried each run)."""
+
+    connector: str
+    push: str
+    connection_id: str
+    pushed: int
+    failed: int
+    last_pushed_at: str | None
+    last_error: str | None
+
+
 class IntegrationsDiagnostics(_Report):
     generated_at: str
     integrations: list[IntegrationDiagnostics]
     rules: list[RuleDiagnostics] = []
+    pushes: list[PushDiagnostics] = []
 
 
 class DiagnosticsSource(Protocol):
@@ -174,7 +188,10 @@ def integrations(source: DiagnosticsSource, *, now: datetime) -> IntegrationsDia
             )
         )
     rules = [RuleDiagnostics(**entry) for entry in RuleFirings(connections.db).summary()]
-    return IntegrationsDiagnostics(generated_at=now.isoformat(), integrations=report, rules=rules)
+    pushes = [PushDiagnostics(**entry) for entry in push_summary(connections.db)]
+    return IntegrationsDiagnostics(
+        generated_at=now.isoformat(), integrations=report, rules=rules, pushes=pushes
+    )
 
 
 def integration(

@@ -37,7 +37,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -132,6 +132,13 @@ def parse_timestamp(text: str) -> datetime:
 
 
 # ---------------------------------------------------------------- values
+
+
+def shown_row(model: ModelSpec, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as the read API shows it (decimals and times as text, json columns parsed): what
+    rule and push templates see as `row`."""
+    columns = model.all_columns
+    return {name: to_json_value(columns[name].type, value) for name, value in row.items()}
 
 
 def to_json_value(kind: ColumnType, value: Any) -> Any:

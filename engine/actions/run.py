@@ -290,11 +290,19 @@ def _result(
 def result_delivery(outcome: ActionOutcome, spec: ActionSpec) -> Delivery | None:
     """The result as an inbox event, when the action lands it in a model: the drain applies it
     like a webhook (the web service never writes the warehouse). One event per idempotency key."""
-    if spec.result.apply is None or not isinstance(outcome.record, dict):
+    record = outcome.record
+    if spec.result.apply is None or not (
+        isinstance(record, dict) or (isinstance(record, list) and all(isinstance(r, dict) for r in record))
+    ):
         return None
     # The provider's object id where there is one: a key reused after the provider forgot it
-    # (Stripe: 24 hours) creates a new object, whose result must land too.
-    made = outcome.record.get("id")
+    # (Stripe: 24 hours) creates a new object, whose result must land too. A list result (Xero's
+    # batch of invoices) is named by the hash of its objects.
+    made = (
+        record.get("id")
+        if isinstance(record, dict)
+        else hashlib.sha256(orjson.dumps(record)).hexdigest()[:24]
+    )
     identity = (
         ":".join(str(part) for part in (outcome.idempotency_key, made) if part)
         or hashlib.sha256(orjson.dumps(outcome.record)).hexdigest()[:40]

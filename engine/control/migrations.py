@@ -158,4 +158,26 @@ MIGRATIONS: list[Migration] = [
             "CREATE TABLE rule_marks (rule TEXT PRIMARY KEY, synced_at TEXT NOT NULL, updated_at TEXT NOT NULL)",
         ),
     ),
+    Migration(
+        6,
+        "push_marks",
+        (
+            # One row per (push, target connection, source row): the remote id the provider gave it,
+            # the hash of the input last pushed (a changed row is pushed again) and how it went.
+            """CREATE TABLE push_marks (
+                connector TEXT NOT NULL,
+                push TEXT NOT NULL,
+                connection_id TEXT NOT NULL,
+                row_key TEXT NOT NULL,
+                remote_id TEXT,
+                input_hash TEXT,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                pushed_at TEXT,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (connector, push, connection_id, row_key)
+            )""",
+        ),
+    ),
 ]

@@ -28,6 +28,9 @@ class Batch:
     disposition: Literal["merge", "append"]
     #: Merge only over rows whose `_version` is not newer (webhooks and polls of one object).
     versioned: bool = False
+    #: Delete the table's rows with these column values first, in the same transaction ({}: every
+    #: row): a derived table (crm_links, calendar_conflicts) rebuilt whole, even with no rows now.
+    clear: dict[str, Any] | None = None
 
 
 @dataclass

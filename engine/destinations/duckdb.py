@@ -96,6 +96,11 @@ class DuckDBDestination:
             ).fetchone()
         return orjson.loads(row[0]) if row else {}
 
+    def _clear(self, table: str, where: dict[str, Any]) -> None:
+        conditions = [f"{_quote(c)} = ?" for c in where]
+        clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        self._con.execute(f"DELETE FROM {_quote(table)}{clause}", list(where.values()))
+
     def _load(self, batch: Batch) -> LoadCounts:
         table = _quote(batch.table)
         rows = dedupe_last(batch.rows, batch.key) if batch.disposition == "merge" else batch.rows
@@ -136,6 +141,8 @@ class DuckDBDestination:
             self._con.execute("BEGIN TRANSACTION")
             try:
                 for batch in batches:
+                    if batch.clear is not None:
+                        self._clear(batch.table, batch.clear)
                     if batch.rows.num_rows:
                         counts.add(self._load(batch))
                 self._con.execute(

@@ -220,6 +220,15 @@ class PostgresDestination:
         doing = f"loading {key.connector}.{key.stream} ({key.connection_id})"
         with self._lock, self._transaction(doing), self._con.cursor() as cur:
             for batch in batches:
+                if batch.clear is not None:
+                    conditions = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in batch.clear]
+                    clause = (
+                        sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
+                    )
+                    cur.execute(
+                        sql.SQL("DELETE FROM {}").format(self._name(batch.table)) + clause,
+                        list(batch.clear.values()),
+                    )
                 if batch.rows.num_rows:
                     counts.add(self._load(cur, batch))
             cur.execute(

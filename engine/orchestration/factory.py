@@ -16,8 +16,10 @@ from ..spec.loader import LoadedConnector, is_enabled, load_connectors
 from .assets import build_stream_asset
 from .checks import build_stream_checks
 from .connections import partitions_name
+from .derived import build_derived_assets
 from .inbox import build_drain_job, build_inbox_sensor
 from .plan import plan_streams
+from .pushes import build_push_assets
 from .requests import request_sensors
 from .resources import WarehouseResource
 from .rules import build_rules_job, build_rules_sensor
@@ -79,6 +81,15 @@ def build_definitions(
     models = load_models()
     built = [(c, d) for c in loaded if (d := connector_definitions(c, models, kind)) is not None]
     parts = [d for _, d in built]
+    plans = [p for c in loaded for p in plan_streams(c, models)]
+    parts += [
+        dg.Definitions(
+            assets=build_push_assets(c, plans, dg.DynamicPartitionsDefinition(name=partitions_name(c.spec)))
+        )
+        for c in loaded
+        if c.spec.pushes
+    ]
+    parts.append(dg.Definitions(assets=build_derived_assets(plans, models)))
     # DuckDB has one writing process per file: steps run one after another in the run's process.
     executor: Any = dg.in_process_executor if kind == "duckdb" else dg.multiprocess_executor
     specs = [c.spec for c, _ in built]  # connectors with assets (a write-only one has none)

@@ -29,7 +29,7 @@ from ..destinations import Destination
 from ..errors import ManifoldError, TemplateError
 from ..models import RAW_COLUMN, SYNCED_AT_COLUMN, ModelSpec
 from ..templating import render_native
-from ..warehouse_read import to_json_value
+from ..warehouse_read import shown_row
 from .spec import RuleSpec
 
 MARGIN = timedelta(hours=1)
@@ -52,12 +52,6 @@ class RulesReport:
         )
 
 
-def _shown(model: ModelSpec, row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row as the read API shows it (decimals and times as text, json columns parsed)."""
-    columns = model.all_columns
-    return {name: to_json_value(columns[name].type, value) for name, value in row.items()}
-
-
 def _row_key(rule: RuleSpec, model: ModelSpec, row: Mapping[str, Any]) -> str:
     return orjson.dumps([row[c] for c in model.table_key] + sorted(rule.when.where.items())).decode()
 
@@ -74,7 +68,7 @@ def evaluate(
             where["_provider"] = rule.when.connector
         mark = firings.mark(rule.name)
         since = datetime.fromisoformat(mark) - MARGIN if mark else None
-        rows = [_shown(model, r) for r in destination.rows(model.name, columns, where, synced_after=since)]
+        rows = [shown_row(model, r) for r in destination.rows(model.name, columns, where, synced_after=since)]
         newest = max((r[SYNCED_AT_COLUMN] for r in rows if r[SYNCED_AT_COLUMN] is not None), default=None)
         if mark is None:
             scope = {"_provider": rule.when.connector} if rule.when.connector else {}

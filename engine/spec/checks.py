@@ -131,6 +131,27 @@ def _check_actions(spec: ConnectorSpec) -> list[Problem]:
     return problems
 
 
+def _check_pushes(spec: ConnectorSpec, models: dict[str, ModelSpec]) -> list[Problem]:
+    """Pushes read a known model and go through actions of this connector."""
+    problems: list[Problem] = []
+    for name, push in spec.pushes.items():
+        where: tuple[str | int, ...] = ("pushes", name)
+        if push.source.model not in models:
+            problems.append(
+                (
+                    (*where, "from", "model"),
+                    f"no model '{push.source.model}'{did_you_mean(push.source.model, models)}",
+                )
+            )
+        for key, action in (("action", push.action), ("update_action", push.update_action)):
+            if action is not None and action not in spec.actions:
+                problems.append(
+                    ((*where, key), f"no action '{action}'{did_you_mean(action, list(spec.actions))}")
+                )
+        problems += check_templates(push.input, (*where, "input"), frozenset({"row", "remote"}))
+    return problems
+
+
 def _check_event_streams(spec: ConnectorSpec) -> list[Problem]:
     """`webhooks.events` name streams of this connector; applied ones must load into a model."""
     problems: list[Problem] = []
@@ -170,6 +191,7 @@ def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = Non
         problems += _check_event_streams(spec)
     problems += _check_actions(spec)
     models = _models((models_dir or MODELS_DIR).resolve())
+    problems += _check_pushes(spec, models)
     for name, stream in spec.streams.items():
         problems += _check_stream(spec, name, stream, models)
     problems += _parent_cycles(spec)

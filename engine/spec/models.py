@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..actions.spec import ActionSpec
 from ..oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials, SandboxOAuth
+from ..pushes.spec import PushSpec
 from ..webhooks.spec import WebhooksSpec
 
 Template = Annotated[str, Field(description="A Jinja2 template string, e.g. '{{ env.STRIPE_SECRET_KEY }}'.")]
@@ -422,6 +423,11 @@ class ConnectorSpec(_Strict):
     actions: dict[str, ActionSpec] = Field(
         default_factory=dict,
         description="Outbound actions: write-back requests run with an input (see engine/actions).",
+    )
+    pushes: dict[str, PushSpec] = Field(
+        default_factory=dict,
+        description="Warehouse rows sent through this connector's actions, created once and updated when "
+        "they change, the remote id remembered per row (see engine/pushes).",
     )
 
     @model_validator(mode="after")

@@ -157,6 +157,8 @@ class EventApplier:
         found = get_path(body, record) if record else body
         if found is None:
             return []
+        if record is None and isinstance(found, list):  # a batch action's result list
+            return [r for r in found if isinstance(r, dict)]
         if not isinstance(found, dict):
             raise ApplyError(f"'{record}' is not an object in the event")
         return [found]
