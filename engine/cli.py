@@ -151,6 +151,9 @@ def connect_command(
     port: Annotated[int, typer.Option(help="Local callback port on 127.0.0.1 (0 picks one)")] = 0,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the browser")] = 300,
     sandbox_url: Annotated[str | None, typer.Option(help="Connect against a running sandbox")] = None,
+    approve: Annotated[
+        bool, typer.Option(help="With --sandbox-url: open the URL yourself (the sandbox approves at once)")
+    ] = False,
 ) -> None:
     """Connect a user's account: prints the authorize URL, waits for the redirect, stores the tokens."""
     from .connect import connect
@@ -175,6 +178,7 @@ def connect_command(
             timeout=timeout,
             sandbox_url=sandbox_url,
             announce=lambda text: typer.echo(text, err=False),
+            approve=approve,
         )
     except ManifoldError as exc:
         raise _fail(str(exc)) from None
@@ -405,6 +409,58 @@ def derive_command(
         raise _fail(str(exc)) from None
     for name, rows in counts.items():
         typer.echo(f"{name}: {rows} rows")
+
+
+@app.command("explain")
+def explain_command(
+    connector: Annotated[str, typer.Argument(help="Connector name (connectors/NAME.yaml) or a spec path")],
+    stream: Annotated[str | None, typer.Option("--stream", "-s", help="One stream (and its parents)")] = None,
+) -> None:
+    """Print what a sync will do: requests in order, paging and incremental plan, target columns.
+    Nothing is sent; env values and secrets are never printed."""
+    import os
+
+    from .explain import explain
+    from .spec.loader import load_connector
+
+    try:
+        loaded = load_connector(runner.resolve_connector(connector), check_env=False)
+        typer.echo(explain(loaded, environ=os.environ, stream=stream))
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("new")
+def new_command(
+    name: Annotated[str, typer.Argument(help="Connector name, snake_case, e.g. acme_crm")],
+    auth: Annotated[
+        str, typer.Option(help="api_key | bearer | basic | client_credentials | oauth2")
+    ] = "bearer",
+    paging: Annotated[
+        str,
+        typer.Option(
+            help="page_number | offset | last_record_cursor | page_token | next_url | link_header | body_cursor"
+        ),
+    ] = "page_number",
+    model: Annotated[str, typer.Option(help="Unified model the example stream loads into")] = "customers",
+    force: Annotated[bool, typer.Option(help="Overwrite existing files")] = False,
+) -> None:
+    """Write a working connector skeleton: connectors/NAME.yaml, a fixture, and a test that syncs it
+    against the sandbox. Then: manifold validate; manifold sync NAME --sandbox."""
+    from .scaffold import scaffold
+
+    root = runner.connectors_dir().resolve().parent
+    try:
+        files = scaffold(name, auth=auth, paging=paging, root=root, model=model, force=force)
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    for path in files:
+        typer.echo(f"wrote {path}")
+    typer.echo(
+        f"next: manifold validate {files[0]} && manifold sync {name} --sandbox && manifold explain {name}"
+    )
 
 
 @app.command("apply-events")

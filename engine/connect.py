@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
+
 from .control import ConnectionRecord, ConnectionStore, Vault, open_control
 from .errors import ConfigError
 from .oauth import OAuthStates, authorize_url, complete, sandbox_rewrite
@@ -62,8 +64,10 @@ def connect(
     timeout: float = 300,
     sandbox_url: str | None = None,
     announce: Any = print,
+    approve: bool = False,
 ) -> ConnectionRecord:
-    """Run the whole flow; returns the stored connection (its credentials never printed)."""
+    """Run the whole flow; returns the stored connection (its credentials never printed).
+    `approve` (sandbox only): play the browser, whose consent page the sandbox grants at once."""
     spec = loaded.spec
     auth = spec.auth
     if not isinstance(auth, OAuth2AuthCode):
@@ -87,6 +91,10 @@ def connect(
             auth, spec.name, connection_id, redirect_uri, states=states, env=env, rewrite=rewrite
         )
         announce(f"Open this URL to connect {spec.title} ({connection_id}):\n{url}")
+        if approve:
+            if not sandbox_url:
+                raise ConfigError("--approve plays the browser against the sandbox only (with --sandbox-url)")
+            httpx.get(url, follow_redirects=True, timeout=30)
         if not listener.arrived.wait(timeout):
             raise ConfigError(
                 f"no answer from the provider within {timeout:.0f} s; run manifold connect again"
