@@ -751,3 +751,66 @@ def test_yaml_specs_are_cached_outside_the_repo(tmp_path: Path, monkeypatch: pyt
     assert list(cache_dir().glob("s-*.json"))
     assert _read_yaml(spec) == first
     assert "200" in first["paths"]["/x"]["get"]["responses"]  # keys as JSON has them
+
+
+def test_webhook_paths_against_a_sample_payload_and_openapi_webhooks(tmp_path: Path) -> None:
+    folder = tmp_path / "specs"
+    (folder / "p").mkdir(parents=True)
+    summary = {"id": "s", "name": "s", "status": "s"}
+    sample = {"event": "", "generatedDateTime": "", "data": {"envelopeId": "s", "envelopeSummary": summary}}
+    (folder / "p" / "connect.json").write_text(json.dumps(sample))
+    item = {"properties": {"resourceId": {"type": "string"}}}
+    payload = {"properties": {"events": {"type": "array", "items": item}}}
+    hooks = {
+        "openapi": "3.1.0",
+        "paths": {},
+        "webhooks": {
+            "invoices": {"post": {"requestBody": {"content": {"application/json": {"schema": payload}}}}}
+        },
+    }
+    (folder / "p" / "hooks.yaml").write_text(yaml.safe_dump(hooks))
+    (folder / "p" / "api.yaml").write_text(yaml.safe_dump(OPENAPI))
+
+    def connector(event_id: str, record: str, email: str) -> dict[str, Any]:
+        return {
+            "name": "tiny_hooks",
+            "api_specs": ["p/api.yaml", "p/connect.json", "p/hooks.yaml"],
+            "base_url": "https://api.example.com/v2",
+            "streams": {
+                "customers": {
+                    "request": {"path": "/customers"},
+                    "records": "data",
+                    "into": "customers",
+                    "fields": {"id": "id", "name": "name", "email": email},
+                }
+            },
+            "webhooks": {
+                "verify": {"scheme": "none"},
+                "event_id": event_id,
+                "event_type": "event",
+                "events": {
+                    "sent": {"apply": {"stream": "customers", "record": record}, "at": "generatedDateTime"},
+                    "other": {"apply": {"stream": "customers", "records": "events"}},
+                },
+            },
+        }
+
+    report = check_connector(
+        _connector(tmp_path, connector("data.envelopeId", "data.envelopeSummary", "name")), folder
+    )
+    assert sorted(_keys(report)) == [
+        "streams.customers.fields.email",
+        "streams.customers.fields.id",
+        "streams.customers.fields.name",
+        "streams.customers.primary_key.0",
+    ], _problems(report)
+    # the 'events' records of the other payload have no id or name: each mapped path is checked there too
+    assert {p.where for p in report.problems} == {"webhooks -> stream customers"}, _problems(report)
+    assert all("resourceId" in p.message for p in report.problems)
+
+    report = check_connector(
+        _connector(tmp_path, connector("data.envelopeID", "data.summary", "name")), folder
+    )
+    keys = _keys(report)
+    assert keys[:2] == ["webhooks.event_id", "webhooks.events.sent.apply.record"], _problems(report)
+    assert "did you mean 'envelopeId'" in _problems(report)

@@ -56,7 +56,7 @@ def _mapping_paths(column: str, mapping: str | FieldMapping) -> list[tuple[str, 
     return []
 
 
-def _record_paths(stream: StreamSpec) -> list[tuple[str, Key, str]]:
+def record_paths(stream: StreamSpec) -> list[tuple[str, Key, str]]:
     paths = [
         (p, k, "mapped field") for column, m in stream.fields.items() for p, k in _mapping_paths(column, m)
     ]
@@ -126,7 +126,7 @@ class StreamChecks:
         else:
             record = items_of(op.response)
         if record is not None:
-            for path, key, what in _record_paths(stream):
+            for path, key, what in record_paths(stream):
                 c.record_path(where, (*at, *key), record, path, what)
         return StreamShape(op, record)
 

@@ -1,12 +1,14 @@
-"""Webhook event paths against the payload schemas a spec declares (OpenAPI 3.1 `webhooks:`):
-the event id, type and time paths, and each event's `apply.record`/`records`. Specs without
+"""Webhook event paths against the payload schemas a spec declares (OpenAPI 3.1 `webhooks:`, a
+receiver operation, a sample payload): the event id, type and time paths, each event's
+`apply.record`/`records`, and the applied stream's mapped fields in that record. Specs without
 payload schemas leave webhooks unchecked."""
 
 from __future__ import annotations
 
 from .api_spec import ApiSpec
 from .checker import Checker, Key
-from .schemas import Schema
+from .schemas import Schema, items_of
+from .streams import record_paths
 
 
 def check_webhooks(checker: Checker, specs: list[ApiSpec]) -> None:
@@ -21,6 +23,7 @@ def check_webhooks(checker: Checker, specs: list[ApiSpec]) -> None:
         return
     payload = Schema.union(payloads)
     paths: list[tuple[str, Key, str]] = []
+    applied: dict[tuple[str, str, str], Key] = {}
     for attr in ("event_id", "event_type"):
         value = getattr(hooks, attr, None)
         key: Key = ("webhooks", attr)
@@ -40,6 +43,18 @@ def check_webhooks(checker: Checker, specs: list[ApiSpec]) -> None:
             for attr in ("record", "records"):
                 source = getattr(apply, attr)
                 if source:
-                    paths.append((source, (*at, attr), "event record path"))
+                    applied.setdefault((apply.stream, attr, source), (*at, attr))
     for path, key, what in paths:
         checker.record_path("webhooks", key, payload, path, what, "the event payload")
+    for (stream, attr, source), key in applied.items():
+        spec = checker.spec.streams.get(stream)
+        found = checker.record_path(
+            "webhooks", key, payload, source, "event record path", "the event payload"
+        )
+        if spec is None or found is None:
+            continue
+        record = items_of(found) if attr == "records" else found
+        for path, field_key, what in record_paths(spec):
+            checker.record_path(
+                f"webhooks -> stream {stream}", ("streams", stream, *field_key), record, path, what
+            )

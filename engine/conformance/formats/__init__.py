@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api_spec import ApiSpec
-from . import discovery, graph_nodes, openapi, swagger
+from . import discovery, graph_nodes, openapi, payload_sample, swagger
 
 Reader = Callable[[Any, str, Path], ApiSpec]
 
@@ -17,6 +17,7 @@ FORMATS: list[tuple[str, Callable[[Any], bool], Reader]] = [
     ("swagger 2", swagger.claims, swagger.read),
     ("google discovery", discovery.claims, discovery.read),
     ("meta graph node", graph_nodes.claims, graph_nodes.read),
+    ("webhook payload sample", payload_sample.claims, payload_sample.read),
 ]
 
 

@@ -23,6 +23,24 @@ from ..schemas import RefSpace, Schema
 #: Parameters every Graph API node and edge takes (https://developers.facebook.com/docs/graph-api/
 #: overview, .../results: field selection, cursor paging, the token and its proof).
 GRAPH_PARAMS = ("fields", "limit", "after", "before", "access_token", "appsecret_proof", "pretty")
+#: Hosts serving the Graph API: OpenAPI specs served there (WhatsApp) take GRAPH_PARAMS too.
+GRAPH_HOSTS = ("graph.facebook.com", "graph.instagram.com")
+#: A list edge's `paging` (https://developers.facebook.com/docs/graph-api/results): cursors and
+#: the URLs of the next and previous pages.
+GRAPH_PAGING = {
+    "type": "object",
+    "properties": {
+        "cursors": {
+            "type": "object",
+            "properties": {"before": {"type": "string"}, "after": {"type": "string"}},
+        },
+        "next": {"type": "string"},
+        "previous": {"type": "string"},
+    },
+}
+#: Instagram API with Instagram Login specs (`IGUserForIGOnlyAPI.json`) name their node types
+#: without the prefix and suffix (`Media`, `User`): `Media` is read from `IGMediaForIGOnlyAPI.json`.
+IG_ONLY_SUFFIX = "ForIGOnlyAPI"
 VERSION_PREFIX = r"/{version:v\d+(?:\.\d+)?}"
 _SCALARS = {
     "string": "string",
@@ -53,7 +71,7 @@ def field_schema(kind: str) -> dict[str, Any]:
 def _envelope(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
-        "properties": {"data": {"type": "array", "items": item}, "paging": {"type": "object"}},
+        "properties": {"data": {"type": "array", "items": item}, "paging": GRAPH_PAGING},
     }
 
 
@@ -67,22 +85,26 @@ def node_schema(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=16)
-def node_space(directory: Path) -> RefSpace:
-    """Node names resolve to sibling files, each read once."""
+def node_space(directory: Path, suffix: str = "") -> RefSpace:
+    """Node names resolve to sibling files (`IGMedia.json`; with a suffix also `IG<name><suffix>.json`),
+    each read once."""
 
     @functools.lru_cache(maxsize=256)
     def named(name: str) -> Any:
-        file = directory / f"{name}.json"
-        if not file.is_file():
-            return None
-        document = read_document(file)
-        return node_schema(document) if isinstance(document, dict) and claims(document) else None
+        candidates = [directory / f"{name}.json"]
+        if suffix:
+            candidates.append(directory / f"IG{name}{suffix}.json")
+        for file in candidates:
+            if file.is_file():
+                document = read_document(file)
+                return node_schema(document) if isinstance(document, dict) and claims(document) else None
+        return None
 
     return RefSpace({}, named=named)
 
 
 def read(document: dict[str, Any], source: str, path: Path) -> ApiSpec:
-    space = node_space(path.parent)
+    space = node_space(path.parent, IG_ONLY_SUFFIX if path.stem.endswith(IG_ONLY_SUFFIX) else "")
     node = path.stem
     spec = ApiSpec(source, "meta graph node")
     common = {name: Param(name, "query") for name in GRAPH_PARAMS}

@@ -2,11 +2,14 @@
 
 Operations come from `paths`, with path-level and operation parameters (`$ref`s resolved), the
 request body of any media type (JSON or form), 2xx responses as the response and the others
-as errors; `servers` give optional base paths; 3.1 `webhooks` give event payloads.
+as errors; `servers` give optional base paths. Event payloads come from 3.1 `webhooks`, and from
+operations that describe the receiving end, whose request body is a `...WebhookPayload` schema
+(WhatsApp's `POST /whatsapp/webhooks`).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,8 +17,10 @@ from urllib.parse import urlsplit
 from ..api_spec import ApiSpec
 from ..operations import Operation, Param
 from ..schemas import RefSpace, Schema
+from .graph_nodes import GRAPH_HOSTS, GRAPH_PAGING, GRAPH_PARAMS
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+_PAYLOAD_REF = re.compile(r"/[^/]*webhook[^/]*payload[^/]*$", re.I)
 
 
 def claims(document: dict[str, Any]) -> bool:
@@ -47,9 +52,16 @@ def params_of(space: RefSpace, *lists: Any) -> dict[str, Param]:
     return params
 
 
+def _graph_served(document: dict[str, Any]) -> bool:
+    """Served by the Graph API (WhatsApp): its universal parameters and paging apply, undeclared."""
+    hosts = {urlsplit(str(s.get("url", ""))).hostname for s in document.get("servers") or []}
+    return bool(hosts & set(GRAPH_HOSTS))
+
+
 def read(document: dict[str, Any], source: str, path: Path) -> ApiSpec:
     space = RefSpace(document)
     prefixes = server_prefixes(document)
+    graph = _graph_served(document)
     spec = ApiSpec(source, f"openapi {document.get('openapi')}")
     for template, item in (document.get("paths") or {}).items():
         item = space.deref(item)
@@ -62,6 +74,14 @@ def read(document: dict[str, Any], source: str, path: Path) -> ApiSpec:
             for code, response in (op.get("responses") or {}).items():
                 (ok if str(code).startswith("2") else errors).extend(_content_schemas(space, response))
             body = _content_schemas(space, op.get("requestBody"))
+            refs = [b.get("$ref", "") for b in body if isinstance(b, dict)]
+            if any(_PAYLOAD_REF.search(ref) for ref in refs):
+                spec.webhooks[template] = Schema.of(space, *body)
+            params = params_of(space, item.get("parameters"), op.get("parameters"))
+            if graph:
+                params = {**{n: Param(n, "query") for n in GRAPH_PARAMS}, **params}
+                if method == "get" and ok:
+                    ok.append({"type": "object", "properties": {"paging": GRAPH_PAGING}})
             spec.operations.append(
                 Operation(
                     method=method.upper(),
@@ -69,7 +89,7 @@ def read(document: dict[str, Any], source: str, path: Path) -> ApiSpec:
                     source=source,
                     name=str(op.get("operationId", "")),
                     prefixes=prefixes,
-                    params=params_of(space, item.get("parameters"), op.get("parameters")),
+                    params=params,
                     body=Schema.of(space, *body) if body else None,
                     response=Schema.of(space, *ok) if ok else None,
                     errors=Schema.of(space, *errors) if errors else None,
