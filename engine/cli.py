@@ -480,6 +480,25 @@ def apply_events(
     _report(report.summary(), report.errors, failed=bool(report.failed))
 
 
+@app.command("conformance")
+def conformance_command(
+    connectors: Annotated[
+        list[str] | None, typer.Argument(help="Connector names or spec paths (default: every connector)")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list accepted unknowns")] = False,
+) -> None:
+    """Check connectors against the providers' official API specs (api_specs:, in ../shared/specs)."""
+    from .conformance import render, run_conformance
+
+    try:
+        reports = run_conformance(connectors, runner.connectors_dir())
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    for line in render(reports, verbose=verbose):
+        typer.echo(line)
+    raise typer.Exit(0 if all(r.ok for r in reports) else 1)
+
+
 @app.command("sandbox")
 def sandbox_serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks one)")] = 0,

@@ -1,0 +1,167 @@
+"""Streams against the spec: request path and method, every parameter the stream sends (its own,
+paging's, incremental's), a POST body, the response paths paging reads, the records path, and
+every mapped, key, cursor and filter path in the record schema; a substream's parent paths in
+the parent's record schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..spec.models import (
+    CursorIncremental,
+    FieldMapping,
+    ServerTokenIncremental,
+    StreamSpec,
+)
+from .checker import Checker, Key, template_references
+from .operations import Operation
+from .schemas import Schema, items_of
+
+#: Paging settings that name a query parameter, and those that name a response body path.
+PAGING_PARAMS = ("param", "offset_param", "limit_param", "size_param")
+PAGING_BODY_PATHS = ("more", "cursor", "token", "path", "total", "total_pages")
+BODY = "the response body"
+
+
+@dataclass
+class StreamShape:
+    operation: Operation | None
+    record: Schema | None
+
+
+def _sent_params(stream: StreamSpec) -> list[tuple[str, Key]]:
+    sent: list[tuple[str, Key]] = [(name, ("request", "params", name)) for name in stream.request.params]
+    paging = stream.paging
+    for attr in PAGING_PARAMS:
+        value = getattr(paging, attr, None)
+        if isinstance(value, str) and value:
+            sent.append((value, ("paging", attr)))
+    incremental = stream.incremental
+    if incremental is not None:
+        sent.append((incremental.param, ("incremental", "param")))
+        if isinstance(incremental, ServerTokenIncremental):
+            sent += [
+                (name, ("incremental", "drop_params", i)) for i, name in enumerate(incremental.drop_params)
+            ]
+    return sent
+
+
+def _mapping_paths(column: str, mapping: str | FieldMapping) -> list[tuple[str, Key]]:
+    if isinstance(mapping, str):
+        return [(mapping, ("fields", column))]
+    if mapping.coalesce:
+        return [(p, ("fields", column, "coalesce", i)) for i, p in enumerate(mapping.coalesce)]
+    if mapping.path is not None:
+        return [(mapping.path, ("fields", column, "path"))]
+    return []
+
+
+def record_paths(stream: StreamSpec) -> list[tuple[str, Key, str]]:
+    paths = [
+        (p, k, "mapped field") for column, m in stream.fields.items() for p, k in _mapping_paths(column, m)
+    ]
+    paths += [(p, ("primary_key", i), "primary key") for i, p in enumerate(stream.primary_key)]
+    if isinstance(stream.incremental, CursorIncremental):
+        paths.append((stream.incremental.field, ("incremental", "field"), "cursor field"))
+    field = getattr(stream.paging, "field", None)
+    if isinstance(field, str):
+        paths.append((field, ("paging", "field"), "paging field"))
+    if stream.filter is not None:
+        paths.append((stream.filter.field, ("filter", "field"), "filter field"))
+    return paths
+
+
+class StreamChecks:
+    def __init__(self, checker: Checker) -> None:
+        self.checker = checker
+        self.shapes: dict[str, StreamShape] = {}
+
+    def run(self) -> None:
+        for name in self.checker.spec.streams:
+            self.shape(name)
+        for name, stream in self.checker.spec.streams.items():
+            if stream.parent is not None:
+                self.parent_paths(name, stream)
+
+    def shape(self, name: str) -> StreamShape:
+        if name not in self.shapes:
+            self.shapes[name] = self._check(name, self.checker.spec.streams[name])
+        return self.shapes[name]
+
+    def _check(self, name: str, stream: StreamSpec) -> StreamShape:
+        c = self.checker
+        where = f"stream {name}"
+        at: Key = ("streams", name)
+        request = stream.request
+        op = c.operation(where, (*at, "request"), request.method, request.path)
+        if op is None:
+            return StreamShape(None, None)
+        for param, key in _sent_params(stream):
+            c.param(where, (*at, *key), op, param)
+        if request.json_body is not None:
+            c.body(where, (*at, "request", "json"), op, request.json_body, form=False)
+        body_field = getattr(stream.paging, "body_field", None)
+        if isinstance(body_field, str):
+            c.body(where, (*at, "paging", "body_field"), op, {body_field: None}, form=False)
+        self.selected_fields(where, at, op, stream)
+        if op.response is None:
+            c.no_schema(where, (*at, "records"), op, "response")
+            return StreamShape(op, None)
+        for attr in PAGING_BODY_PATHS:
+            value = getattr(stream.paging, attr, None)
+            if isinstance(value, str) and value:
+                c.record_path(where, (*at, "paging", attr), op.response, value, "paging path", BODY)
+        if isinstance(stream.incremental, ServerTokenIncremental):
+            c.record_path(
+                where,
+                (*at, "incremental", "token"),
+                op.response,
+                stream.incremental.token,
+                "token path",
+                BODY,
+            )
+        if stream.records:
+            found = c.record_path(where, (*at, "records"), op.response, stream.records, "records path", BODY)
+            record = items_of(found) if found is not None else None
+        else:
+            record = items_of(op.response)
+        if record is not None:
+            for path, key, what in record_paths(stream):
+                c.record_path(where, (*at, *key), record, path, what)
+        return StreamShape(op, record)
+
+    def selected_fields(self, where: str, at: Key, op: Operation, stream: StreamSpec) -> None:
+        """Meta's `fields=a,b,children{media_url}`: each name a field or edge of the node."""
+        value = stream.request.params.get("fields")
+        if op.selects_fields is None or not isinstance(value, str) or "{{" in value:
+            return
+        depth, names, current = 0, [], ""
+        for ch in value + ",":
+            if ch in "{(":
+                depth += 1
+            elif ch in "})":
+                depth -= 1
+            if ch == "," and depth == 0:
+                names.append(current.strip())
+                current = ""
+            else:
+                current += ch
+        for name in filter(None, names):
+            field = name.split("{", 1)[0].split(".", 1)[0].split("(", 1)[0].strip()
+            self.checker.record_path(
+                where, (*at, "request", "params", "fields"), op.selects_fields, field, "selected field"
+            )
+
+    def parent_paths(self, name: str, stream: StreamSpec) -> None:
+        """`parent.fields` and `parent.x` in the request read the parent's record."""
+        assert stream.parent is not None
+        if stream.parent.stream not in self.checker.spec.streams:
+            return
+        record = self.shape(stream.parent.stream).record
+        where = f"stream {name}"
+        at: Key = ("streams", name)
+        for column, path in stream.parent.fields.items():
+            self.checker.record_path(where, (*at, "parent", "fields", column), record, path, "parent field")
+        request = stream.request.model_dump(by_alias=True, exclude_none=True)
+        for path in dict.fromkeys(template_references(request, "parent")):
+            self.checker.record_path(where, (*at, "request"), record, path, "parent field")
