@@ -35,6 +35,7 @@ HEAD = "# yaml-language-server: $schema=../schemas/connector.schema.json\n"
 NO_SPEC = {
     "slack": "Slack incoming webhooks are not in Slack's published API spec",
     "tiktok": "TikTok publishes no machine-readable API spec; the connector follows its developer docs",
+    "crm": "the platform's own CRM API, which publishes no machine-readable spec",
 }
 
 
