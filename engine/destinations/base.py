@@ -28,6 +28,9 @@ class Batch:
     disposition: Literal["merge", "append"]
     #: Merge only over rows whose `_version` is not newer (webhooks and polls of one object).
     versioned: bool = False
+    #: A patch (merge only): write just these columns (the key's among them); matching rows keep
+    #: their other columns, new rows get nulls there. None: whole rows.
+    columns: list[str] | None = None
 
 
 @dataclass

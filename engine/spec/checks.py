@@ -55,7 +55,7 @@ def _check_stream(
     spec: ConnectorSpec, name: str, stream: StreamSpec, models: dict[str, ModelSpec]
 ) -> list[Problem]:
     at: DataPath = ("streams", name)
-    request = stream.request.model_dump(by_alias=True, exclude_none=True)
+    request = stream.request.model_dump(by_alias=True, exclude_none=True) if stream.request else {}
     problems = check_templates(request, (*at, "request"), _stream_names(stream))
     try:
         compile_filter(stream.filter)
@@ -114,7 +114,7 @@ def _check_actions(spec: ConnectorSpec) -> list[Problem]:
     problems: list[Problem] = []
     for name, action in spec.actions.items():
         where: tuple[str | int, ...] = ("actions", name)
-        requests = action.model_dump(by_alias=True, include={"request", "then", "idempotency"})
+        requests = action.model_dump(by_alias=True, include={"request", "then", "idempotency", "result"})
         problems += check_templates(requests, where, ACTION_NAMES)
         stream = action.result.apply
         if stream is not None and (spec.streams.get(stream) is None or spec.streams[stream].into is None):
