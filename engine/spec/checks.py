@@ -160,7 +160,9 @@ def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = Non
     problems += check_templates(spec.base_url, ("base_url",), CONNECTOR_NAMES)
     auth = spec.auth.model_dump(by_alias=True)
     post_connect = auth.pop("post_connect", None) or []
+    refresh = auth.pop("refresh", None)
     problems += check_templates(auth, ("auth",), CONNECTOR_NAMES)
+    problems += check_templates(refresh, ("auth", "refresh"), CONNECTOR_NAMES | {"token"})
     problems += check_templates(
         post_connect, ("auth", "post_connect"), CONNECTOR_NAMES | {"token", "account"}
     )
