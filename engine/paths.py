@@ -114,3 +114,27 @@ def compile_path(path: str) -> Getter:
 def get_path(value: Any, path: str) -> Any:
     """One-off lookup (not for hot paths)."""
     return compile_path(path)(value)
+
+
+def get_all(value: Any, path: str) -> list[Any]:
+    """The values at a path whose `[]` steps go into every element of a list, flattened.
+
+    Meta batches: 'entry[].changes[].value.messages' is every message of every change of every
+    entry. A step that is not a list contributes nothing; a path without `[]` is `[get_path(...)]`
+    (or [] when None), and a final list is flattened too.
+
+    >>> get_all({"entry": [{"m": [1, 2]}, {"m": [3]}, {}]}, "entry[].m")
+    [1, 2, 3]
+    """
+    values = [value]
+    pieces = path.split("[]")
+    for index, piece in enumerate(pieces):
+        getter = compile_path(piece.strip("."))
+        last = index == len(pieces) - 1
+        found, values = [getter(v) for v in values], []
+        for item in found:
+            if isinstance(item, list):
+                values.extend(item)
+            elif last and item is not None:
+                values.append(item)
+    return values

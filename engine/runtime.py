@@ -17,7 +17,7 @@ import jsonschema
 
 from .auth import Authenticator, build_auth
 from .control import ConnectionRecord, ConnectionStore, Vault, open_control
-from .errors import ConfigError
+from .errors import ConfigError, ManifoldError
 from .http import HttpClient, PreparedRequest
 from .oauth import ClientCredentialsAuthenticator, OAuth2Authenticator, TokenSet, UrlRewrite
 from .oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials
@@ -171,6 +171,8 @@ class ConnectorRuntime:
         """Render a stream's request for one slice."""
         context = {**self.context, "state": dict(state or {}), "parent": parent, "partition": partition}
         spec = stream.request
+        if spec is None:
+            raise ManifoldError(f"{self.spec.name}: this stream has no request (webhooks fill it)")
         path = render_value(spec.path, self._templates, context)
         url = (
             path

@@ -202,15 +202,18 @@ class StreamSync:
 
 
 def loadable_streams(runtime: ConnectorRuntime, only: list[str] | None = None) -> list[str]:
-    """Streams that load into a model (parent-only streams are read through their children)."""
-    names = [n for n, s in runtime.spec.streams.items() if s.into is not None]
+    """Streams that load into a model (parent-only streams are read through their children;
+    streams without a request are filled by webhooks only)."""
+    names = [n for n, s in runtime.spec.streams.items() if s.into is not None and s.polled]
     if only:
         unknown = [n for n in only if n not in runtime.spec.streams]
         if unknown:
             raise ManifoldError(
                 f"{runtime.spec.name} has no stream {', '.join(unknown)}; streams: {', '.join(runtime.spec.streams)}"
             )
-        names = [n for n in only if runtime.spec.streams[n].into is not None]
+        names = [
+            n for n in only if runtime.spec.streams[n].into is not None and runtime.spec.streams[n].polled
+        ]
     return names
 
 

@@ -175,6 +175,9 @@ def run_action(
             record = _result(runtime, spec, response, connector, name)
             context["result"] = record
             context["results"] = [*context["results"], record]
+    if spec.result.compose is not None:
+        context["item"] = None
+        context["result"] = _render(spec.result.compose, cache, context, connector, name)
     return ActionOutcome(connector, name, connection_id, status, context["result"], key, replayed)
 
 
@@ -255,6 +258,9 @@ def _refusal(
     else:
         code = get_path(body, errors.code) if errors.code else None
         message = get_path(body, errors.message) if errors.message else None
+        detail = get_path(body, errors.detail) if errors.detail else None
+        if detail is not None and str(detail) != str(message):
+            message = f"{message} ({detail})" if message is not None else detail
         if message is None and code is None:
             message = runtime.redactor(response.text)[:_MAX_TEXT]
     code_text = None if code is None else runtime.redactor(str(code))

@@ -90,6 +90,18 @@ class ActionResult(_Strict):
         description="A stream of this connector: the record lands through its mapping into its model "
         "(a created Stripe invoice becomes a row of `invoices`).",
     )
+    compose: dict[str, Any] | None = Field(
+        None,
+        description="The result built from templates that see `input`, `result` (the last request's "
+        "record), `results` and `now`: for APIs that answer with an id only, e.g. WhatsApp's "
+        "{messages: [{id}]} becoming {id, to, text} (the sent message) to `apply`.",
+    )
+    at: str | None = Field(
+        None,
+        description="Record path of the result's time (unix seconds or ISO 8601): the applied row's "
+        "`_version`, so later webhook updates of the same object (a status) are not older than it. "
+        "Unset: when the result was received.",
+    )
     success_text: str | None = Field(
         None, description="For plain-text APIs (Slack incoming webhooks): the body that means success, 'ok'."
     )
@@ -100,6 +112,11 @@ class ActionErrors(_Strict):
 
     code: str | None = Field(None, description="Body path of the error code, e.g. 'error.code' (Stripe).")
     message: str | None = Field(None, description="Body path of the message, e.g. 'error.message'.")
+    detail: str | None = Field(
+        None,
+        description="Body path of more detail, added to the message, e.g. 'error.error_data.details' "
+        "(Meta Graph).",
+    )
     text: bool = Field(
         False, description="The error body is plain text naming the error ('invalid_payload')."
     )

@@ -31,6 +31,9 @@ class Batch:
     #: Delete the table's rows with these column values first, in the same transaction ({}: every
     #: row): a derived table (crm_links, calendar_conflicts) rebuilt whole, even with no rows now.
     clear: dict[str, Any] | None = None
+    #: A patch (merge only): write just these columns (the key's among them); matching rows keep
+    #: their other columns, new rows get nulls there. None: whole rows.
+    columns: list[str] | None = None
 
 
 @dataclass

@@ -104,12 +104,16 @@ class DuckDBDestination:
     def _load(self, batch: Batch) -> LoadCounts:
         table = _quote(batch.table)
         rows = dedupe_last(batch.rows, batch.key) if batch.disposition == "merge" else batch.rows
+        if batch.columns is not None and batch.disposition == "merge":
+            rows = rows.select(batch.columns)
         self._con.register("__batch", rows)
         try:
             if batch.disposition == "append":
                 self._con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM __batch")
                 return LoadCounts(inserted=rows.num_rows)
             match = " AND ".join(f"t.{_quote(k)} = b.{_quote(k)}" for k in batch.key)
+            if batch.columns is not None:
+                return self._load_patch(table, match, batch, rows.num_rows)
             if batch.versioned:
                 return self._load_versioned(table, match, rows.num_rows)
             deleted = self._con.execute(f"DELETE FROM {table} t USING __batch b WHERE {match}").fetchone()
@@ -119,6 +123,28 @@ class DuckDBDestination:
         finally:
             with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses; ROLLBACK follows
                 self._con.unregister("__batch")
+
+    def _load_patch(self, table: str, match: str, batch: Batch, count: int) -> LoadCounts:
+        """Set the batch's columns on matching rows (not newer ones, when versioned); insert the rest."""
+        assert batch.columns is not None
+        version = _quote(VERSION_COLUMN)
+        sets = ", ".join(f"{_quote(c)} = b.{_quote(c)}" for c in batch.columns if c not in batch.key)
+        newer = (
+            f" AND (t.{version} IS NULL OR b.{version} IS NULL OR t.{version} <= b.{version})"
+            if batch.versioned and VERSION_COLUMN in batch.columns
+            else ""
+        )
+        changed = self._con.execute(
+            f"UPDATE {table} t SET {sets} FROM __batch b WHERE {match}{newer}"
+        ).fetchone()
+        updated = int(changed[0]) if changed else 0
+        names = ", ".join(_quote(c) for c in batch.columns)
+        written = self._con.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM __batch b"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})"
+        ).fetchone()
+        inserted = int(written[0]) if written else 0
+        return LoadCounts(inserted=inserted, updated=updated, stale=count - inserted - updated)
 
     def _load_versioned(self, table: str, match: str, count: int) -> LoadCounts:
         """Replace only rows whose version is not newer; rows still matching afterwards are newer."""

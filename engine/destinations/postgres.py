@@ -253,6 +253,8 @@ class PostgresDestination:
             self._copy(cur, self._name(batch.table), batch.rows, json_columns)
             return LoadCounts(inserted=batch.rows.num_rows)
         rows = dedupe_last(batch.rows, batch.key)
+        if batch.columns is not None:  # a patch: the upsert sets only these columns
+            rows = rows.select(batch.columns)
         self._ensure_key(cur, batch.table, batch.key)
         stage = sql.Identifier(STAGE_TABLE)
         names = sql.SQL(", ").join(map(sql.Identifier, rows.column_names))

@@ -30,6 +30,7 @@ from ..control.db import now_utc
 from ..errors import AuthError
 from .client import OAuthClient, UrlRewrite
 from .errors import ConnectionDisconnected, TokenRequestError
+from .refresh_request import refresh_by_request
 from .spec import OAuth2AuthCode
 from .tokens import TokenSet
 
@@ -106,7 +107,9 @@ class OAuth2Authenticator:
     # ------------------------------------------------------------ the locked refresh
 
     def _can_refresh(self) -> bool:
-        return not self.spec.long_lived and bool(self._tokens.refresh_token)
+        return not self.spec.long_lived and (
+            bool(self._tokens.refresh_token) or self.spec.refresh is not None
+        )
 
     def _locked_refresh(self, *, after_401: bool) -> bool:
         failure: AuthError | None = None
@@ -138,7 +141,7 @@ class OAuth2Authenticator:
 
     def _refresh_stored(self, stored: TokenSet, *, after_401: bool) -> AuthError | None:
         """Inside the lock: call the token endpoint and store the answer, or record the failure."""
-        if self.spec.long_lived or not stored.refresh_token:
+        if self.spec.long_lived or not (stored.refresh_token or self.spec.refresh):
             why = "the provider refused its token (401)" if after_401 else "its token expired"
             message = f"{why} and it cannot be refreshed"
             self.store.mark_error(self.connector, self.connection_id, message, disconnect=True)
@@ -154,7 +157,11 @@ class OAuth2Authenticator:
                 transport=self._transport,
                 clock=self.clock,
             ) as client:
-                fresh = client.token_endpoint.refresh(stored.refresh_token, stored.scopes)
+                if self.spec.refresh is not None:
+                    fresh = refresh_by_request(client, self.spec.refresh, stored)
+                else:
+                    assert stored.refresh_token is not None
+                    fresh = client.token_endpoint.refresh(stored.refresh_token, stored.scopes)
         except TokenRequestError as exc:
             # An outage or our own client misconfiguration: the grant may be fine; record, stop this run.
             keep = exc.transient or exc.error == "invalid_client"

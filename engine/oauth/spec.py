@@ -128,6 +128,25 @@ class PostConnectStep(_Strict):
     required: bool = Field(True, description="Fail the connect when a stored path is missing.")
 
 
+class TokenRefreshRequest(_Strict):
+    """A refresh that is not the refresh_token grant: a request made with the current access token,
+    whose answer replaces it. Instagram's 60-day tokens:
+
+        refresh:
+          request: {url: https://graph.instagram.com/refresh_access_token, bearer: false,
+                    params: {grant_type: ig_refresh_token, access_token: "{{ token.access_token }}"}}
+    """
+
+    request: PostConnectRequest = Field(
+        description="The request (templates see `token`: access_token, token_type; env, secrets, config, "
+        "connection)."
+    )
+    access_token: str = Field("access_token", description="Path of the new access token in the answer.")
+    expires_in: str | None = Field(
+        "expires_in", description="Path of its lifetime in seconds; none: it does not expire."
+    )
+
+
 class _OAuthClient(_Strict):
     """What both grants share: the client, its token endpoint, scopes, the token response."""
 
@@ -180,6 +199,12 @@ class OAuth2AuthCode(_OAuthClient):
     long_lived: bool = Field(
         False,
         description="The token does not expire and cannot be refreshed (Notion): a 401 disconnects.",
+    )
+    refresh: TokenRefreshRequest | None = Field(
+        None,
+        description="Refresh by a request with the current access token instead of the refresh_token "
+        "grant (Instagram's ig_refresh_token); the token is refreshed `refresh_buffer_seconds` before "
+        "it expires.",
     )
     post_connect: list[PostConnectStep] = Field(
         default_factory=list,

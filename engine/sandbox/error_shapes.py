@@ -139,6 +139,22 @@ def slack(status: int, message: str, code: str | None, param: str | None) -> Any
     return {"ok": False, "error": code or _default(_SLACK, status, "internal_error")}
 
 
+_TIKTOK = {
+    400: "invalid_params",
+    401: "access_token_invalid",
+    403: "scope_not_authorized",
+    404: "invalid_params",
+    429: "rate_limit_exceeded",
+    500: "internal_error",
+}
+
+
+def tiktok(status: int, message: str, code: str | None, param: str | None) -> Any:
+    """TikTok API v2: {"data": {}, "error": {"code", "message", "log_id"}} ("ok" on success)."""
+    error = {"code": code or _default(_TIKTOK, status, "internal_error"), "message": message}
+    return {"data": {}, "error": {**error, "log_id": "2025" + secrets.token_hex(14).upper()}}
+
+
 def generic(status: int, message: str, code: str | None, param: str | None) -> Any:
     error: dict[str, Any] = {"status": status, "code": code or phrase(status), "message": message}
     if param:
@@ -154,5 +170,6 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
     "notion": notion,
     "github": github,
     "slack": slack,
+    "tiktok": tiktok,
     "generic": generic,
 }

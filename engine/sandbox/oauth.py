@@ -3,7 +3,8 @@
     GET  /{connector}/oauth/authorize  approves at once: 302 to redirect_uri?code=...&state=...
                                        (error=access_denied while denial is switched on)
     POST /{connector}/oauth/token      authorization_code (PKCE S256 checked), refresh_token
-                                       (rotating), client_credentials, fb_/ig_exchange_token;
+                                       (rotating), client_credentials, fb_/ig_exchange_token,
+                                       ig_refresh_token (Instagram's long-lived refresh);
                                        also at each path of `sandbox.oauth.exchange_paths`
 
 It expects what the connector's `auth:` declares, rendered with `sandbox.env`: the client id
@@ -146,6 +147,8 @@ class OAuthServer:
         grant_type = form.get("grant_type", "")
         if grant_type in ("fb_exchange_token", "ig_exchange_token"):
             return self._exchange(form)
+        if grant_type == "ig_refresh_token":
+            return self._refresh_long_lived(form)
         refused = self._authenticate(headers, form)
         if refused is not None:
             return refused
@@ -185,7 +188,8 @@ class OAuthServer:
                 return _oauth_error(400, "invalid_grant", "code_verifier does not match the code_challenge")
         self._next_grant += 1
         grant = _Grant(self._next_grant, code.scope)
-        return self._issue(grant, code.scope, refresh=not self._long_lived())
+        by_request = isinstance(self.spec, OAuth2AuthCode) and self.spec.refresh is not None
+        return self._issue(grant, code.scope, refresh=not self._long_lived() and not by_request)
 
     def _refresh_grant(self, form: dict[str, str]) -> Reply:
         grant = self._grants.get(form.get("refresh_token", ""))
@@ -204,6 +208,17 @@ class OAuthServer:
         if current is None or not self._valid(current):
             return _oauth_error(400, "invalid_grant", "the token to exchange is invalid or expired")
         self._count("exchange")
+        token = "sbx-ll-" + secrets.token_urlsafe(24)
+        self._access[token] = _Access(current.grant, self.clock() + self.settings.long_lived_ttl)
+        ttl = math.ceil(self.settings.long_lived_ttl)
+        return json_reply({"access_token": token, "token_type": "bearer", "expires_in": ttl})
+
+    def _refresh_long_lived(self, form: dict[str, str]) -> Reply:
+        """Instagram: a valid long-lived token (no client secret) for a new one, 60 days again."""
+        current = self._access.get(form.get("access_token") or "")
+        if current is None or not self._valid(current):
+            return _oauth_error(400, "invalid_grant", "the token to refresh is invalid or expired")
+        self._count("refresh")
         token = "sbx-ll-" + secrets.token_urlsafe(24)
         self._access[token] = _Access(current.grant, self.clock() + self.settings.long_lived_ttl)
         ttl = math.ceil(self.settings.long_lived_ttl)

@@ -55,7 +55,7 @@ def _check_stream(
     spec: ConnectorSpec, name: str, stream: StreamSpec, models: dict[str, ModelSpec]
 ) -> list[Problem]:
     at: DataPath = ("streams", name)
-    request = stream.request.model_dump(by_alias=True, exclude_none=True)
+    request = stream.request.model_dump(by_alias=True, exclude_none=True) if stream.request else {}
     problems = check_templates(request, (*at, "request"), _stream_names(stream))
     try:
         compile_filter(stream.filter)
@@ -114,7 +114,7 @@ def _check_actions(spec: ConnectorSpec) -> list[Problem]:
     problems: list[Problem] = []
     for name, action in spec.actions.items():
         where: tuple[str | int, ...] = ("actions", name)
-        requests = action.model_dump(by_alias=True, include={"request", "then", "idempotency"})
+        requests = action.model_dump(by_alias=True, include={"request", "then", "idempotency", "result"})
         problems += check_templates(requests, where, ACTION_NAMES)
         stream = action.result.apply
         if stream is not None and (spec.streams.get(stream) is None or spec.streams[stream].into is None):
@@ -181,7 +181,9 @@ def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = Non
     problems += check_templates(spec.base_url, ("base_url",), CONNECTOR_NAMES)
     auth = spec.auth.model_dump(by_alias=True)
     post_connect = auth.pop("post_connect", None) or []
+    refresh = auth.pop("refresh", None)
     problems += check_templates(auth, ("auth",), CONNECTOR_NAMES)
+    problems += check_templates(refresh, ("auth", "refresh"), CONNECTOR_NAMES | {"token"})
     problems += check_templates(
         post_connect, ("auth", "post_connect"), CONNECTOR_NAMES | {"token", "account"}
     )

@@ -302,7 +302,12 @@ class StreamSpec(_Strict):
     """A stream: requests -> pages -> records -> rows of one model."""
 
     description: str = ""
-    request: RequestSpec = Field(description="The request for the first page of each slice.")
+    request: RequestSpec | None = Field(
+        None,
+        description="The request for the first page of each slice. None: the stream is never polled "
+        "(the API cannot list these records, e.g. WhatsApp messages); its rows arrive only through "
+        "webhook events and action results, and it has no sync run or asset.",
+    )
     records: str = Field(
         "",
         description="Body path of the record list, e.g. 'data'. Empty: a list body is the records, "
@@ -326,6 +331,20 @@ class StreamSpec(_Strict):
     fields: dict[str, str | FieldMapping] = Field(
         default_factory=dict, description="Column -> path or mapping."
     )
+
+    @model_validator(mode="after")
+    def _unpolled_streams_load(self) -> StreamSpec:
+        if self.request is None and (self.into is None or self.parent or self.partitions or self.incremental):
+            raise ValueError(
+                "a stream without `request` is filled by webhooks and actions only: it needs `into` "
+                "and takes no parent, partitions or incremental"
+            )
+        return self
+
+    @property
+    def polled(self) -> bool:
+        """Read from the API by syncs (a stream without `request` is filled by webhooks only)."""
+        return self.request is not None
 
     def slice_columns(self) -> list[str]:
         """Columns filled once per slice: from the parent record or the partition value."""

@@ -22,14 +22,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from ..control.inbox import Inbox, RetryPolicy, StoredEvent
 from ..control.sync_requests import SyncRequests
 from ..destinations import Batch, Destination, StateKey
 from ..errors import ManifoldError
 from ..mapping import RowMapper, compile_filter
-from ..models import ModelSpec, load_models
-from ..paths import get_path
+from ..models import (
+    CONNECTION_COLUMN,
+    PROVIDER_COLUMN,
+    SYNCED_AT_COLUMN,
+    VERSION_COLUMN,
+    ModelSpec,
+    load_models,
+)
+from ..paths import get_all, get_path
 from ..spec.loader import LoadedConnector
 from ..transforms import parse_timestamp
 from .events import ApplyRecord, EventEffect, QueueSync
@@ -100,9 +108,11 @@ class EventApplier:
         self.actions = spec.actions
         models = models if models is not None else load_models()
         self._mappers: dict[str, tuple[RowMapper, ModelSpec]] = {}
+        self._mapped: dict[str, list[str]] = {}
         streams = spec.event_streams()
         for stream_name in streams:
             stream = spec.streams[stream_name]
+            self._mapped[stream_name] = list(stream.mapped_fields())
             assert stream.into is not None  # the spec checks say so
             model = models[stream.into]
             self._mappers[stream_name] = (RowMapper(model, stream.mapped_fields(), spec.name), model)
@@ -112,7 +122,8 @@ class EventApplier:
         if event_type is not None and event_type.startswith(RESULT_EVENT_PREFIX):
             action = self.actions.get(event_type.removeprefix(RESULT_EVENT_PREFIX))
             stream = action.result.apply if action is not None else None
-            return EventEffect(apply=ApplyRecord(stream=stream)) if stream else None
+            at = action.result.at if action is not None else None
+            return EventEffect(apply=ApplyRecord(stream=stream, at=at)) if stream else None
         return self.webhooks.effect(event_type) if self.webhooks is not None else None
 
     def plan(self, event: StoredEvent, now: datetime | None = None) -> EventPlan | None:
@@ -141,12 +152,38 @@ class EventApplier:
             if not records:
                 continue
             mapper, model = self._mappers[apply.stream]
-            rows = mapper.to_arrow(records, connection_id, now, version_at=version_at)
-            batches.append(Batch(model.name, rows, model.table_key, "merge", versioned=True))
+            rows = self._rows(mapper, records, apply.at, connection_id, now, version_at)
+            columns = self._patch_columns(apply.stream, model) if apply.patch else None
+            batches.append(Batch(model.name, rows, model.table_key, "merge", versioned=True, columns=columns))
         return EventPlan(batches, effect.sync, connection_id)
 
     @staticmethod
+    def _rows(
+        mapper: RowMapper,
+        records: list[dict[str, Any]],
+        at: str | None,
+        connection_id: str,
+        now: datetime,
+        version_at: datetime,
+    ) -> pa.Table:
+        """Mapped rows; with a record `at`, each row's `_version` is its own record's time."""
+        if at is None:
+            return mapper.to_arrow(records, connection_id, now, version_at=version_at)
+        tables = [
+            mapper.to_arrow([r], connection_id, now, version_at=_event_time(get_path(r, at))) for r in records
+        ]
+        return pa.concat_tables(tables)
+
+    def _patch_columns(self, stream: str, model: ModelSpec) -> list[str]:
+        """A patch writes the key, the stream's mapped columns and the row's bookkeeping (not `_raw`)."""
+        mapped = [c for c in self._mapped[stream] if c in model.columns]
+        system = [PROVIDER_COLUMN, CONNECTION_COLUMN, SYNCED_AT_COLUMN, VERSION_COLUMN]
+        return list(dict.fromkeys([*model.table_key, *mapped, *system]))
+
+    @staticmethod
     def _records(body: Any, record: str | None, records: str | None) -> list[dict[str, Any]]:
+        if records is not None and "[]" in records:
+            return [r for r in get_all(body, records) if isinstance(r, dict)]
         if records is not None:
             found = get_path(body, records)
             if found is None:

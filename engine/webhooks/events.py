@@ -33,7 +33,20 @@ class ApplyRecord(_Strict):
         None, description="Body path of the object, e.g. 'data.object' (Stripe). Empty: the whole body."
     )
     records: str | None = Field(
-        None, description="Body path of a list of objects, e.g. 'entry[0].changes[0].value.messages'."
+        None,
+        description="Body path of a list of objects, e.g. 'data.items'; `[]` steps go into every "
+        "element of a list and flatten: 'entry[].changes[].value.messages' (Meta batches).",
+    )
+    at: str | None = Field(
+        None,
+        description="Record path of each record's own time (unix seconds or ISO 8601), e.g. "
+        "'timestamp' (WhatsApp): that row's `_version`, instead of the event's `at`.",
+    )
+    patch: bool = Field(
+        False,
+        description="Write only the columns the stream maps: an existing row keeps its other columns "
+        "(a WhatsApp status update changes a message's status, not its text); a row not there yet "
+        "is inserted with just these.",
     )
 
     @model_validator(mode="after")

@@ -22,6 +22,8 @@ from engine.sandbox.protocols.paypal import PayPalPages
 from engine.sandbox.protocols.slack import SlackCursor
 from engine.sandbox.protocols.slack_webhook import SlackWebhook
 from engine.sandbox.protocols.stripe import StripeList
+from engine.sandbox.protocols.tiktok import TikTokVideoList
+from engine.sandbox.protocols.whatsapp import WhatsAppSend
 from engine.sandbox.protocols.writes import Collection, WriteProtocol
 
 PROTOCOLS: dict[str, type[Protocol]] = {
@@ -40,6 +42,8 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         Create,
         Update,
         SlackWebhook,
+        WhatsAppSend,
+        TikTokVideoList,
     )
 }
 
