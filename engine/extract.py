@@ -151,7 +151,7 @@ class StreamReader:
             number = 1
         feed = style if isinstance(style, FeedStyle) else None
         feeding = feed is not None and feed.feeding(saved)
-        extract = self._extract
+        extract: Callable[[Any], list[Any]] = self._extract
         if feed is not None and feeding:
             spec = feed.spec.request
             base = runtime.request(
@@ -245,7 +245,11 @@ class StreamReader:
         assert feed.spec.start is not None and feed.start_token is not None
         runtime = self.runtime
         request = runtime.request(
-            self.stream, state=saved, parent=piece.parent, partition=piece.partition, spec=feed.spec.start.request
+            self.stream,
+            state=saved,
+            parent=piece.parent,
+            partition=piece.partition,
+            spec=feed.spec.start.request,
         )
         url = runtime.redactor(str(httpx.URL(request.url).copy_merge_params(request.params)))
         try:

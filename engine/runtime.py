@@ -191,7 +191,6 @@ class ConnectorRuntime:
             else None,
         )
 
-
     def render(self, value: Any) -> Any:
         """A connector-level template (names: config, env, secrets, connection, now)."""
         return render_value(value, self._templates, self.context)

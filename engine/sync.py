@@ -117,7 +117,9 @@ class _BatchWriter:
             batches.append(
                 Batch(sync.model.name, rows, sync.model.table_key, sync.stream.disposition, sync.versioned)
             )
-        self.result.counts.add(sync.destination.commit(batches, sync.key, {"slices": dict(self.slices), **self.extra}))
+        self.result.counts.add(
+            sync.destination.commit(batches, sync.key, {"slices": dict(self.slices), **self.extra})
+        )
         self.tables, self.rows, self.last_flush = [], 0, time.monotonic()
 
 

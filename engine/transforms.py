@@ -751,4 +751,3 @@ def count() -> Convert:
         return len(value)
 
     return convert
-

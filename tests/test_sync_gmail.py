@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from email import policy
 from email.parser import BytesParser
@@ -15,17 +16,21 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.control import ControlDB
+from engine.control import ConnectionStore, ControlDB, Vault
 from engine.control.inbox import Inbox
 from engine.control.sync_requests import SyncRequests
 from engine.destinations import StateKey
 from engine.destinations.duckdb import DuckDBDestination
+from engine.oauth import OAuthStates, authorize_url, complete, sandbox_rewrite
+from engine.oauth.spec import OAuth2AuthCode
+from engine.runner import load_for_run, sandbox_environ
 from engine.spec.loader import load_connector
 from engine.webhooks.apply import EventApplier, drain
 from engine.webhooks.keys import KeyStore
 from engine.webhooks.receiver import Incoming, Receiver
 
 from .conftest import Workspace
+from .test_oauth_support import callback_server
 from .test_webhook_support import jwk_of, rsa_key, sign_rs256_jwt
 
 MAILBOX = "maya@acme-studio.example"
@@ -83,11 +88,33 @@ def env(workspace: Workspace, secret_key: str) -> dict[str, str]:
     return workspace.env(MANIFOLD_SECRET_KEY=secret_key)
 
 
+def connect_in_process(space: Workspace, url: str, secret_key: str) -> None:
+    """The same flow without a CLI process: authorize -> the sandbox's redirect -> complete."""
+    loaded = load_for_run(str(space.connectors / "gmail.yaml"), sandbox=True)
+    auth = loaded.spec.auth
+    assert isinstance(auth, OAuth2AuthCode)
+    env = sandbox_environ(loaded)
+    db, vault = ControlDB(os.environ["MANIFOLD_CONTROL_URL"]), Vault([secret_key])
+    states, rewrite = OAuthStates(db, vault), sandbox_rewrite(url, "gmail")
+    with callback_server() as callback:
+        authorize = authorize_url(
+            auth, "gmail", "maya", callback.url, states=states, env=env, rewrite=rewrite
+        )
+        assert httpx.get(authorize, follow_redirects=True, timeout=10).status_code == 200
+        query = callback.hits[-1]
+    record = complete(auth, "gmail", query.get("code"), query["state"], states=states,
+                      store=ConnectionStore(db, vault), env=env, redirect_uri=callback.url, rewrite=rewrite)  # fmt: skip
+    assert record.account == {"emailAddress": MAILBOX, "historyId": "94100"}
+
+
 @pytest.fixture
-def url(workspace: Workspace, env: dict[str, str]) -> str:
+def url(workspace: Workspace, env: dict[str, str], request: pytest.FixtureRequest) -> str:
     sandbox = workspace.start_sandbox()
-    out = connect(workspace, sandbox.url, env)
-    assert f"connected gmail/maya (account {MAILBOX})" in out
+    if request.node.name.startswith("test_first_sync"):  # the CLI once; the other tests connect in-process
+        out = connect(workspace, sandbox.url, env)
+        assert f"connected gmail/maya (account {MAILBOX})" in out
+    else:
+        connect_in_process(workspace, sandbox.url, env["MANIFOLD_SECRET_KEY"])
     return sandbox.url
 
 
@@ -262,7 +289,9 @@ def test_send_message_sends_an_rfc_2822_message(workspace: Workspace, url: str, 
     assert b"Subject: =?utf-8?" in head  # RFC 2047 for the non-ASCII subject
     parsed = BytesParser(policy=policy.default).parsebytes(data)
     assert parsed["Subject"] == "Café shoot: call sheet ✓"
-    assert parsed["To"] == "Ada Lovelace <ada@northwind.example>" and parsed["Cc"] == "carol@northwind.example"
+    assert (
+        parsed["To"] == "Ada Lovelace <ada@northwind.example>" and parsed["Cc"] == "carol@northwind.example"
+    )
     assert parsed["From"] == MAILBOX and parsed.get_content_type() == "multipart/alternative"
     plain = parsed.get_body(("plain",))
     assert plain is not None and "call sheet for 19-20 November" in plain.get_content()

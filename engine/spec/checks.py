@@ -62,9 +62,9 @@ def _check_stream(
         problems += check_templates(feed, (*at, "incremental"), _stream_names(stream))
     if isinstance(stream.max_records, str):
         problems += check_templates(stream.max_records, (*at, "max_records"), CONNECTOR_NAMES)
-    if stream.parent and stream.parent.incremental and stream.parent.stream in spec.streams:
-        if spec.streams[stream.parent.stream].incremental is None:
-            problems.append(((*at, "parent", "incremental"), "the parent stream has no `incremental`"))
+    parent_spec = spec.streams.get(stream.parent.stream) if stream.parent else None
+    if stream.parent and stream.parent.incremental and parent_spec and parent_spec.incremental is None:
+        problems.append(((*at, "parent", "incremental"), "the parent stream has no `incremental`"))
     try:
         compile_filter(stream.filter)
     except ValueError as exc:

@@ -32,7 +32,9 @@ def _b64json(value: Any) -> Any:
         raise UndecodableField("is not a string")
     text = value.strip()
     try:  # Pub/Sub uses standard base64; accept the URL-safe alphabet and missing padding too
-        raw = base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True)
+        raw = base64.b64decode(
+            text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
+        )
         return orjson.loads(raw)
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
         raise UndecodableField("is not base64-encoded JSON") from None
