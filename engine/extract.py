@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 
 from .errors import ManifoldError, ResponseError, StreamError
-from .incremental import build_incremental
+from .incremental import FeedStyle, build_incremental
 from .mapping import compile_filter
 from .pages import Page, RequestPatch
 from .pagination import PageGuard, build_paginator
 from .paths import compile_path
 from .runtime import ConnectorRuntime, apply_patch
-from .spec.models import ServerTokenIncremental, StreamSpec
+from .spec.models import ChangeFeedIncremental, ServerTokenIncremental, StreamSpec
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ class StreamReader:
         self._filter = compile_filter(self.stream.filter)
         self._key_getters = [compile_path(k) for k in self.stream.primary_key]
         self._whole_body = self.stream.records == ""
+        # `parent: {incremental: true}`: the parent's slice states as this stream last saved them,
+        # and (once the parent is read to the end) as they are to be saved after this run.
+        self.parent_state: dict[str, dict[str, Any]] = {}
+        self.parent_state_after: dict[str, dict[str, Any]] | None = None
 
     # ------------------------------------------------------------ slices
 
@@ -73,9 +77,18 @@ class StreamReader:
         if stream.parent:
             parent = StreamReader(self.runtime, stream.parent.stream)
             columns = {column: compile_path(path) for column, path in stream.parent.fields.items()}
-            for record in parent.all_records():
+            records = self._changed_parents(parent) if stream.parent.incremental else parent.all_records()
+            key_of = compile_path(stream.parent.key) if stream.parent.key else None
+            seen: set[str] = set()
+            for record in records:
                 values = {column: get(record) for column, get in columns.items()}
-                yield Slice(parent.slice_key(record), parent=record, values=values)
+                if key_of is None:
+                    yield Slice(parent.slice_key(record), parent=record, values=values)
+                    continue
+                key = str(key_of(record))
+                if key not in seen:
+                    seen.add(key)
+                    yield Slice(key, parent=record, values=values)
         elif stream.partitions:
             configured = self.runtime.connection.config.get(stream.partitions.config) or []
             column = stream.partitions.field
@@ -83,6 +96,15 @@ class StreamReader:
                 yield Slice(str(value), partition=value, values={column: value} if column else {})
         else:
             yield Slice("")
+
+    def _changed_parents(self, parent: StreamReader) -> Iterator[Any]:
+        """The parent's records since the saved parent state; the state to save once they are all read."""
+        after: dict[str, dict[str, Any]] = {}
+        for item in parent.read(self.parent_state, save_progress=False):
+            if item.done:
+                after[item.slice_key] = item.state
+            yield from item.records
+        self.parent_state_after = after
 
     def all_records(self) -> Iterator[Any]:
         """Every record of every slice, no state (how a parent stream is read)."""
@@ -115,41 +137,65 @@ class StreamReader:
         client = runtime.client
         style = self.incremental
         checkpoint = saved.get("checkpoint")
+        kept = 0
         if checkpoint:
             run_params = dict(checkpoint.get("run_params") or {})
             patch = RequestPatch.from_dict(checkpoint["patch"])
             high = checkpoint.get("high")
             number = int(checkpoint.get("page", 1))
+            kept = int(checkpoint.get("kept", 0))
         else:
             run_params = style.start_params(saved)
             patch = self.paginator.first()
             high = None
             number = 1
-        base = runtime.request(self.stream, state=saved, parent=piece.parent, partition=piece.partition)
+        feed = style if isinstance(style, FeedStyle) else None
+        feeding = feed is not None and feed.feeding(saved)
+        extract: Callable[[Any], list[Any]] = self._extract
+        if feed is not None and feeding:
+            spec = feed.spec.request
+            base = runtime.request(
+                self.stream, state=saved, parent=piece.parent, partition=piece.partition, spec=spec
+            )
+            extract = self._feed_extractor(feed)
+        else:
+            base = runtime.request(self.stream, state=saved, parent=piece.parent, partition=piece.partition)
         for name in style.dropped_params(saved) if run_params else []:
             base.params.pop(name, None)
         base.params.update(run_params)
         guard = PageGuard(runtime.spec.http.page_cap)
         incremental = self.stream.incremental
         expired_ok: frozenset[int] = frozenset()
-        if run_params and isinstance(incremental, ServerTokenIncremental):
+        if run_params and isinstance(incremental, ServerTokenIncremental | ChangeFeedIncremental):
             expired_ok = frozenset(incremental.expired_status)
+        skip = frozenset(self.stream.skip_statuses)
+        cap = None if run_params else self._max_records()
+        if feed is not None and not feeding and not checkpoint and feed.spec.start is not None:
+            high = self._start_token(feed, piece, saved)
         while True:
             request = apply_patch(base, patch)
             url = runtime.redactor(str(httpx.URL(request.url).copy_merge_params(request.params)))
             try:
                 guard.check(patch)
-                response = client.send(request, ok_statuses=expired_ok)
+                response = client.send(request, ok_statuses=expired_ok | skip)
                 if response.status_code in expired_ok:
                     # The provider says the token expired: a full sync of this slice, on its own.
                     yield from self.read_slice(piece, {})
                     return
+                if response.status_code in skip:  # the slice's object is gone: nothing to read
+                    yield PageItem(piece.key, [], style.finish(saved, high, _gone(response, number)),
+                                   number, url, True, piece.values)  # fmt: skip
+                    return
                 body = client.json(response)
-                records = self._extract(body)
+                records = extract(body)
                 page = Page(str(response.url), response.status_code, response.headers, body, records, number)
                 next_patch = self.paginator.next(patch, page)
             except ManifoldError as exc:
                 raise StreamError(runtime.spec.name, self.name, exc, page=number, url=url) from None
+            if cap is not None and kept + len(records) >= cap:
+                records = records[: max(cap - kept, 0)]
+                next_patch = None  # the cap is reached: this page is the run's last
+            kept += len(records)
             high = style.observe(records, high)
             if next_patch is None:
                 yield PageItem(
@@ -163,11 +209,62 @@ class StreamReader:
                     "run_params": run_params,
                     "high": high,
                     "page": number + 1,
+                    **({"kept": kept} if cap is not None else {}),
                 },
             }
             yield PageItem(piece.key, records, state, number, url, False, piece.values)
             patch = next_patch
             number += 1
+
+    def _max_records(self) -> int | None:
+        limit = self.stream.max_records
+        if limit is None:
+            return None
+        value = self.runtime.render(limit) if isinstance(limit, str) else limit
+        try:
+            return max(int(value), 0)
+        except (TypeError, ValueError):
+            raise StreamError(
+                self.runtime.spec.name, self.name, ManifoldError(f"max_records is not a number: {value!r}")
+            ) from None
+
+    def _feed_extractor(self, feed: FeedStyle) -> Callable[[Any], list[Any]]:
+        get = feed.records
+
+        def extract(body: Any) -> list[Any]:
+            found = get(body)
+            records = [] if found is None else found if isinstance(found, list) else [found]
+            if self._filter is not None:
+                records = [r for r in records if self._filter(r)]
+            return records
+
+        return extract
+
+    def _start_token(self, feed: FeedStyle, piece: Slice, saved: dict[str, Any]) -> Any:
+        """The feed's first token, read before the full run so no change made during it is missed."""
+        assert feed.spec.start is not None and feed.start_token is not None
+        runtime = self.runtime
+        request = runtime.request(
+            self.stream,
+            state=saved,
+            parent=piece.parent,
+            partition=piece.partition,
+            spec=feed.spec.start.request,
+        )
+        url = runtime.redactor(str(httpx.URL(request.url).copy_merge_params(request.params)))
+        try:
+            token = feed.start_token(runtime.client.json(runtime.client.send(request)))
+        except ManifoldError as exc:
+            raise StreamError(runtime.spec.name, self.name, exc, page=0, url=url) from None
+        if token is None:
+            raise StreamError(
+                runtime.spec.name,
+                self.name,
+                ResponseError(f"the change feed's start token '{feed.spec.start.token}' is missing"),
+                page=0,
+                url=url,
+            )
+        return token
 
     # ------------------------------------------------------------ the whole stream
 
@@ -228,6 +325,10 @@ class StreamReader:
             finally:
                 stop.set()
                 feeder.join()
+
+
+def _gone(response: httpx.Response, number: int) -> Page:
+    return Page(str(response.url), response.status_code, response.headers, None, [], number)
 
 
 def _putter(

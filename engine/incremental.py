@@ -5,6 +5,10 @@
 - `server_token`: the provider hands out a token on the last page (Google Calendar
   `nextSyncToken` -> `syncToken`); a configured status (410) means it expired and the
   slice falls back to a full sync on its own.
+- `change_feed`: later runs read another endpoint from a stored token (Gmail history.list
+  from a `historyId`); the first token comes from a request made before the full run
+  (users.getProfile) or from the full run's records. The reader (engine/extract.py) asks
+  `feeding(saved)` which request and records path a run uses.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any, Protocol
 
 from .pages import Page
 from .paths import compile_path
-from .spec.models import CursorIncremental, IncrementalSpec, ServerTokenIncremental
+from .spec.models import ChangeFeedIncremental, CursorIncremental, IncrementalSpec, ServerTokenIncremental
 
 
 class IncrementalStyle(Protocol):
@@ -108,6 +112,57 @@ class TokenStyle:
         return status in self.spec.expired_status
 
 
+def _token_key(value: Any) -> tuple[int, Any]:
+    """Numeric strings (Gmail's uint64 history ids) compare as numbers, others as text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, value)
+    text = str(value)
+    return (0, int(text)) if text.isdigit() else (1, text)
+
+
+class FeedStyle:
+    """`change_feed`: full runs read the stream's request, later runs the feed's."""
+
+    def __init__(self, spec: ChangeFeedIncremental):
+        self.spec = spec
+        self._next = compile_path(spec.token)
+        self.records = compile_path(spec.records)
+        self.start_token = compile_path(spec.start.token) if spec.start else None
+        self._record_token = compile_path(spec.record_token) if spec.record_token else None
+
+    def feeding(self, saved: dict[str, Any]) -> bool:
+        """True when this run reads the feed (a token is stored)."""
+        return saved.get("token") is not None
+
+    def start_params(self, saved: dict[str, Any]) -> dict[str, Any]:
+        token = saved.get("token")
+        return {} if token is None else {self.spec.param: token}
+
+    def dropped_params(self, saved: dict[str, Any]) -> list[str]:
+        return []
+
+    def observe(self, records: list[Any], high: Any) -> Any:
+        if self._record_token is None:
+            return high
+        values = [v for v in (self._record_token(r) for r in records) if v is not None]
+        for value in values:
+            if high is None or _token_key(value) > _token_key(high):
+                high = value
+        return high
+
+    def finish(self, saved: dict[str, Any], high: Any, last_page: Page) -> dict[str, Any]:
+        if self.feeding(saved):
+            token = self._next(last_page.body)
+            if token is None:
+                token = saved.get("token")
+        else:
+            token = high  # the start request's token, or the largest record token
+        return {} if token is None else {"token": token}
+
+    def expired(self, status: int) -> bool:
+        return status in self.spec.expired_status
+
+
 class FullStyle:
     """No incremental: every run reads everything."""
 
@@ -132,4 +187,6 @@ def build_incremental(spec: IncrementalSpec | None) -> IncrementalStyle:
         return FullStyle()
     if isinstance(spec, CursorIncremental):
         return CursorStyle(spec)
+    if isinstance(spec, ChangeFeedIncremental):
+        return FeedStyle(spec)
     return TokenStyle(spec)

@@ -7,6 +7,12 @@ Paths are compiled once into plain callables; the hot path never parses a path.
 'a@b.c'
 >>> compile_path("links[rel=next].href")({"links": [{"rel": "self", "href": "x"}, {"rel": "next", "href": "y"}]})
 'y'
+
+A `*` step fans out over a list and the result is one flat list (Gmail history records):
+
+>>> compile_path("history.*.messagesAdded.*.message.id")(
+...     {"history": [{"messagesAdded": [{"message": {"id": "a"}}]}, {"id": "2"}, {"messagesAdded": [{"message": {"id": "b"}}]}]})
+['a', 'b']
 """
 
 from __future__ import annotations
@@ -88,6 +94,8 @@ def compile_path(path: str) -> Getter:
     parts = split_path(path)
     if not parts:
         return lambda value: value
+    if FAN_OUT in parts:
+        return _fan_out(parts)
     if len(parts) == 1 and not _SELECT.match(parts[0]) and not parts[0].lstrip("-").isdigit():
         key = parts[0]
         return lambda value: value.get(key) if isinstance(value, dict) else None
@@ -109,6 +117,34 @@ def compile_path(path: str) -> Getter:
         return value
 
     return walk
+
+
+FAN_OUT = "*"
+
+
+def _fan_out(parts: list[str]) -> Getter:
+    """'a.*.b': every element of the list at 'a', then 'b' of each; missing values are left out."""
+    at = parts.index(FAN_OUT)
+    head = compile_path(".".join(parts[:at]))
+    tail = compile_path(".".join(parts[at + 1 :]))
+    flattens = FAN_OUT in parts[at + 1 :]
+
+    def fan(value: Any) -> Any:
+        items = head(value)
+        if not isinstance(items, list):
+            return None
+        out: list[Any] = []
+        for item in items:
+            found = tail(item)
+            if found is None:
+                continue
+            if flattens and isinstance(found, list):
+                out.extend(found)
+            else:
+                out.append(found)
+        return out
+
+    return fan
 
 
 def get_path(value: Any, path: str) -> Any:

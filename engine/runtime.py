@@ -24,7 +24,7 @@ from .oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials
 from .pages import RequestPatch
 from .redact import Redactor
 from .spec.loader import LoadedConnector, missing_env
-from .spec.models import StreamSpec
+from .spec.models import RequestSpec, StreamSpec
 from .templating import CompiledTemplate, compile_template, render_value
 
 
@@ -167,10 +167,11 @@ class ConnectorRuntime:
         state: Mapping[str, Any] | None = None,
         parent: Any = None,
         partition: Any = None,
+        spec: RequestSpec | None = None,
     ) -> PreparedRequest:
-        """Render a stream's request for one slice."""
+        """Render a stream's request (or `spec`, another request of the stream) for one slice."""
         context = {**self.context, "state": dict(state or {}), "parent": parent, "partition": partition}
-        spec = stream.request
+        spec = spec or stream.request
         if spec is None:
             raise ManifoldError(f"{self.spec.name}: this stream has no request (webhooks fill it)")
         path = render_value(spec.path, self._templates, context)
@@ -191,6 +192,10 @@ class ConnectorRuntime:
             if spec.json_body is not None
             else None,
         )
+
+    def render(self, value: Any) -> Any:
+        """A connector-level template (names: config, env, secrets, connection, now)."""
+        return render_value(value, self._templates, self.context)
 
 
 def apply_patch(base: PreparedRequest, patch: RequestPatch) -> PreparedRequest:

@@ -82,6 +82,7 @@ class _BatchWriter:
         self.values: dict[str, Any] = {}
         self.tables: list[pa.Table] = []
         self.rows = 0
+        self.extra: dict[str, Any] = {}  # more stream state committed with every batch (`parent`)
         self.last_flush = time.monotonic()
 
     def add(self, records: list[Any], values: dict[str, Any]) -> None:
@@ -116,7 +117,9 @@ class _BatchWriter:
             batches.append(
                 Batch(sync.model.name, rows, sync.model.table_key, sync.stream.disposition, sync.versioned)
             )
-        self.result.counts.add(sync.destination.commit(batches, sync.key, {"slices": dict(self.slices)}))
+        self.result.counts.add(
+            sync.destination.commit(batches, sync.key, {"slices": dict(self.slices), **self.extra})
+        )
         self.tables, self.rows, self.last_flush = [], 0, time.monotonic()
 
 
@@ -169,15 +172,23 @@ class StreamSync:
             slices = {}
         reader = StreamReader(runtime, self.name)
         writer = _BatchWriter(self, slices, result)
+        if self.stream.parent and self.stream.parent.incremental:
+            reader.parent_state = {} if self.full_refresh else dict(saved.get("parent") or {})
+            writer.extra = {"parent": reader.parent_state}
         try:
             for item in reader.read(slices):
                 writer.add(item.records, item.values)
-                slices[item.slice_key] = item.state
+                if item.done and not item.state and self.stream.parent:
+                    slices.pop(item.slice_key, None)  # a finished substream slice with nothing to keep
+                else:
+                    slices[item.slice_key] = item.state
                 result.pages += 1
                 result.records += len(item.records)
                 if writer.due():
                     writer.flush()
                     self._report(result, started, requests_before, retries_before)
+            if reader.parent_state_after is not None:  # every slice read: the parent's state advances
+                writer.extra = {"parent": reader.parent_state_after}
             writer.flush()
         except ManifoldError as exc:
             result.error = runtime.redactor(str(exc))

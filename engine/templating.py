@@ -22,10 +22,12 @@ record or per field. A string without `{{` or `{%` is a constant and is never re
 from __future__ import annotations
 
 import base64
+import email.policy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
@@ -59,11 +61,47 @@ def _b64(value: Any) -> str:
     return base64.b64encode(str(value).encode()).decode()
 
 
+def _b64url(value: Any) -> str:
+    """URL-safe base64 without padding (RFC 4648 section 5), e.g. Gmail's `raw` message."""
+    data = value if isinstance(value, bytes) else str(value).encode()
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _addresses(value: Any) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+
+
+def _mime_message(headers: Mapping[str, Any], text: Any = None, html: Any = None) -> str:
+    """An RFC 2822 / MIME message with CRLF line ends: headers (None values left out, lists joined
+    with ', ', non-ASCII RFC 2047-encoded) and a text body, or text and HTML as
+    multipart/alternative.
+
+    >>> print(_mime_message({"To": ["a@x.io"], "Subject": "Hi", "Cc": None}, text="Yo").replace("\r\n", "|"))
+    To: a@x.io|Subject: Hi|Content-Type: text/plain; charset="utf-8"|Content-Transfer-Encoding: 7bit|MIME-Version: 1.0||Yo|
+    """
+    message = EmailMessage(policy=email.policy.SMTP)
+    for name, value in headers.items():
+        if value is not None and value != "" and value != []:
+            message[str(name)] = _addresses(value)
+    has_text = text is not None and not isinstance(text, StrictUndefined)
+    has_html = html is not None and not isinstance(html, StrictUndefined)
+    if has_text:
+        message.set_content(str(text))
+    if has_html:
+        if has_text:
+            message.add_alternative(str(html), subtype="html")
+        else:
+            message.set_content(str(html), subtype="html")
+    return message.as_string()
+
+
 def _environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters["unix_seconds"] = _unix_seconds
     env.filters["iso"] = _iso
     env.filters["b64encode"] = _b64
+    env.filters["b64urlencode"] = _b64url
+    env.filters["mime_message"] = _mime_message
     return env
 
 

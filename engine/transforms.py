@@ -735,3 +735,19 @@ def constant(value: Any) -> Convert:
     'charge'
     """
     return lambda _: value
+
+
+@transform("count", output="integer")
+def count() -> Convert:
+    """How many items a list holds. Gmail: `message_count: {path: messages, as: count}`.
+
+    >>> count()([{"id": "a"}, {"id": "b"}])
+    2
+    """
+
+    def convert(value: Any) -> int:
+        if not isinstance(value, list | tuple):
+            return _fail("expected a list")
+        return len(value)
+
+    return convert

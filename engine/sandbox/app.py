@@ -206,6 +206,8 @@ def _logged(
         }
     else:
         logged = {"query": dict(query), "body": body, "form": None if form is None else list(form)}
+        if len({name for name, _ in query}) < len(query):  # a repeated parameter: every value, in order
+            logged["query_pairs"] = [list(pair) for pair in query]
     return {**request, **logged, "headers": logged_headers(headers)}
 
 

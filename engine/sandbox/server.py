@@ -167,7 +167,8 @@ class Sandbox:
     def requests(self, connector: str | None = None) -> list[dict[str, Any]]:
         """The request log, oldest first: {connector, method, path, query, body, form, headers, status}.
 
-        `query` is the URL query; `body` the parsed JSON body, or a form body nested as Stripe
+        `query` is the URL query (with a repeated parameter, every pair in order is also in
+        `query_pairs`); `body` the parsed JSON body, or a form body nested as Stripe
         reads it (`metadata[k]=v` -> {"metadata": {"k": "v"}}), whose raw pairs are in `form`
         (a list of (name, value); None without a form body); `headers` keeps content-type,
         accept, idempotency-key, paypal-request-id, prefer, stripe-version, stripe-account and

@@ -57,6 +57,14 @@ def _check_stream(
     at: DataPath = ("streams", name)
     request = stream.request.model_dump(by_alias=True, exclude_none=True) if stream.request else {}
     problems = check_templates(request, (*at, "request"), _stream_names(stream))
+    if stream.incremental is not None and stream.incremental.type == "change_feed":
+        feed = stream.incremental.model_dump(by_alias=True, exclude_none=True, include={"request", "start"})
+        problems += check_templates(feed, (*at, "incremental"), _stream_names(stream))
+    if isinstance(stream.max_records, str):
+        problems += check_templates(stream.max_records, (*at, "max_records"), CONNECTOR_NAMES)
+    parent_spec = spec.streams.get(stream.parent.stream) if stream.parent else None
+    if stream.parent and stream.parent.incremental and parent_spec and parent_spec.incremental is None:
+        problems.append(((*at, "parent", "incremental"), "the parent stream has no `incremental`"))
     try:
         compile_filter(stream.filter)
     except ValueError as exc:

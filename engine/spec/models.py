@@ -104,7 +104,11 @@ class RequestSpec(_Strict):
 
     method: Literal["GET", "POST"] = "GET"
     path: Template = Field(description="Path after base_url, e.g. '/v1/invoices' (template).")
-    params: dict[str, Template | int | float | bool] = Field(default_factory=dict)
+    params: dict[str, Template | int | float | bool | list[Template | int | float | bool]] = Field(
+        default_factory=dict,
+        description="Query parameters (templates); a list repeats the parameter, e.g. Gmail "
+        "{metadataHeaders: [From, To, Subject]} -> ?metadataHeaders=From&metadataHeaders=To&...",
+    )
     headers: dict[str, Template] = Field(default_factory=dict)
     json_body: dict[str, Any] | None = Field(
         None, alias="json", description="JSON body for POST requests; string values are templates."
@@ -252,7 +256,54 @@ class ServerTokenIncremental(_Strict):
     )
 
 
-IncrementalSpec = Annotated[CursorIncremental | ServerTokenIncremental, Field(discriminator="type")]
+class FeedStart(_Strict):
+    """A request made before a full run, whose body holds the token the change feed starts from."""
+
+    request: RequestSpec = Field(description="The request, e.g. Gmail users.getProfile.")
+    token: str = Field(description="Body path of the token, e.g. 'historyId'.")
+
+
+class ChangeFeedIncremental(_Strict):
+    """Later runs read a different endpoint: a change feed read from a stored token.
+
+    Gmail: a full run lists messages (users.messages.list), after `start` has read the mailbox's
+    current `historyId` (users.getProfile); later runs read users.history.list with
+    `startHistoryId`, whose records are the added messages, and store the last page's `historyId`.
+    404 (a history id too old) means the token expired: a full run, `start` included.
+    The token is the `start` request's, else the largest `record_token` of the full run's records.
+    """
+
+    type: Literal["change_feed"]
+    start: FeedStart | None = Field(
+        None, description="Request made before a full run whose body holds the feed's first token."
+    )
+    record_token: str | None = Field(
+        None,
+        description="Record path of a token in the full run's records; the largest one starts the feed "
+        "(numeric strings compare as numbers), e.g. 'historyId'. Used when there is no `start`.",
+    )
+    request: RequestSpec = Field(description="The feed's request (the stream's `paging` pages it).")
+    records: str = Field(
+        description="Body path of the feed's records, e.g. 'history.*.messagesAdded.*.message' "
+        "(`*` fans out over a list)."
+    )
+    param: str = Field(description="Query parameter the stored token is sent in, e.g. 'startHistoryId'.")
+    token: str = Field(description="Body path of the next token on the feed's last page, e.g. 'historyId'.")
+    expired_status: list[int] = Field(
+        default_factory=lambda: [404],
+        description="Statuses of the feed that mean the token expired: run a full sync.",
+    )
+
+    @model_validator(mode="after")
+    def _token_source(self) -> ChangeFeedIncremental:
+        if self.start is None and self.record_token is None:
+            raise ValueError("a change feed needs `start` or `record_token` to find its first token")
+        return self
+
+
+IncrementalSpec = Annotated[
+    CursorIncremental | ServerTokenIncremental | ChangeFeedIncremental, Field(discriminator="type")
+]
 
 
 # ---------------------------------------------------------------- extraction and mapping
@@ -275,6 +326,17 @@ class ParentSpec(_Strict):
     fields: dict[str, str] = Field(
         default_factory=dict,
         description="Columns filled from the parent record: column -> parent path, e.g. {calendar_id: id}.",
+    )
+    key: str | None = Field(
+        None,
+        description="Parent record path that keys the slices (default: the parent's primary key); a record "
+        "whose key was already seen in this run is skipped, e.g. Gmail threads: {key: threadId}.",
+    )
+    incremental: bool = Field(
+        False,
+        description="Run only for the parent records its incremental yields since this stream's last complete "
+        "run (Gmail: message ids from history.list); the parent's state is kept with this stream's and "
+        "advances only when every slice has been read. Off: every parent record, every run.",
     )
 
 
@@ -321,6 +383,18 @@ class StreamSpec(_Strict):
     )
     incremental: IncrementalSpec | None = Field(None, description="How later runs read only what changed.")
     parent: ParentSpec | None = Field(None, description="Run once per record of another stream.")
+    max_records: int | Template | None = Field(
+        None,
+        description="Most records a full run of each slice reads (a run without a saved cursor or token; "
+        "every run of a stream without `incremental`), e.g. Gmail's most recent N on a first sync: "
+        "'{{ config.initial_messages | default(100) }}' (template). Reading stops at the page that "
+        "reaches it; incremental runs read every change.",
+    )
+    skip_statuses: list[int] = Field(
+        default_factory=list,
+        description="Statuses that mean a slice's object is gone, e.g. [404] for a message deleted after "
+        "its id was listed: the slice yields no records instead of failing the stream.",
+    )
     partitions: PartitionSpec | None = Field(None, description="Run once per value of a config list.")
     into: str | None = Field(
         None, description="Model (table) the rows go into; none for a parent-only stream."

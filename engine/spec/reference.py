@@ -24,7 +24,8 @@ fails when it is stale). A connector is one YAML file in `connectors/` that star
 Strings marked *template* are Jinja2, rendered once per run, partition or parent record
 (never per record). Names: `config`, `env`, `secrets`, `connection`, `now`, and in stream
 requests also `state`, `parent` (substreams) and `partition` (partitioned streams).
-Filters beyond Jinja's own: `unix_seconds`, `iso`, `b64encode`.
+Filters beyond Jinja's own: `unix_seconds`, `iso`, `b64encode`, `b64urlencode` (URL-safe, unpadded),
+`mime_message(text=..., html=...)` (a dict of headers -> an RFC 2822 message with CRLF line ends).
 """
 
 

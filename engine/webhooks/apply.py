@@ -10,13 +10,14 @@ stream's own mapping into that stream's model, in one warehouse transaction per 
 re-applying an event (after a crash between the warehouse commit and marking it processed)
 changes nothing. A failed event is retried with backoff and parked after a bound.
 
-Rows land under the delivery's connection (`/webhooks/{connector}/{connection_id}`), else
-under the `default` connection, the one API-key connectors sync as.
+Rows land under the delivery's connection (`/webhooks/{connector}/{connection_id}`), else the
+connection `webhooks.route` finds by a body value (Gmail's emailAddress), else under the
+`default` connection, the one API-key connectors sync as.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from ..control.connections import ConnectionRecord, ConnectionStore
+from ..control.crypto import Vault
 from ..control.inbox import Inbox, RetryPolicy, StoredEvent
 from ..control.sync_requests import SyncRequests
 from ..destinations import Batch, Destination, StateKey
@@ -40,7 +43,8 @@ from ..models import (
 from ..paths import get_all, get_path
 from ..spec.loader import LoadedConnector
 from ..transforms import parse_timestamp
-from .events import ApplyRecord, EventEffect, QueueSync
+from .decoding import UndecodableField, decode_body
+from .events import ApplyRecord, ConnectionRoute, EventEffect, QueueSync
 
 RESULT_EVENT_PREFIX = "action:"  # action results, queued like events (engine/actions/run.py)
 
@@ -117,6 +121,22 @@ class EventApplier:
             model = models[stream.into]
             self._mappers[stream_name] = (RowMapper(model, stream.mapped_fields(), spec.name), model)
         self._filters = {name: compile_filter(spec.streams[name].filter) for name in streams}
+        self.route: ConnectionRoute | None = self.webhooks.route if self.webhooks is not None else None
+        self._decode = self.webhooks.decode if self.webhooks is not None else {}
+        # The connector's stored connections (for `route`); the drain sets it from the control store.
+        self.connections: Callable[[], list[ConnectionRecord]] | None = None
+
+    def _routed(self, body: Any) -> str | None:
+        """The connection whose account matches the body's value, if any."""
+        assert self.route is not None
+        value = get_path(body, self.route.path)
+        if value is None or self.connections is None:
+            return None
+        for record in self.connections():
+            mine = record.account.get(self.route.account) if self.route.account else record.account_id
+            if mine is not None and str(mine).lower() == str(value).lower() and record.connected:
+                return record.id
+        return None
 
     def _effect(self, event_type: str | None) -> EventEffect | None:
         if event_type is not None and event_type.startswith(RESULT_EVENT_PREFIX):
@@ -132,12 +152,22 @@ class EventApplier:
         if effect is None:
             return None
         connection_id = event.connection_id or DEFAULT_CONNECTION
-        if not effect.applies:
+        routed = self.route is not None and not event.connection_id
+        if not effect.applies and not routed:
             return EventPlan([], effect.sync, connection_id)
         try:
-            body = orjson.loads(event.body) if event.body.strip() else {}
+            body = decode_body(orjson.loads(event.body) if event.body.strip() else {}, self._decode)
         except orjson.JSONDecodeError:
             raise ApplyError("the stored body is not JSON") from None
+        except UndecodableField as exc:
+            raise ApplyError(f"body field {exc}") from None
+        if routed:
+            found = self._routed(body)
+            if found is None:
+                return None  # a mailbox no connection holds: nothing to do here
+            connection_id = found
+        if not effect.applies:
+            return EventPlan([], effect.sync, connection_id)
         now = now or datetime.now(UTC)
         if effect.at:
             version_at = _event_time(get_path(body, effect.at))
@@ -245,6 +275,9 @@ def _apply_one(
     report: DrainReport,
 ) -> None:
     try:
+        if applier.route is not None and applier.connections is None:
+            store = ConnectionStore(inbox.db, Vault())
+            applier.connections = lambda: store.list(applier.name)
         plan = applier.plan(event)
         if plan is None:
             inbox.processed(event, "ignored")

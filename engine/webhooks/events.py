@@ -62,6 +62,19 @@ class QueueSync(_Strict):
     streams: list[str] = Field(default_factory=list, description="Streams to sync; empty: all.")
 
 
+class ConnectionRoute(_Strict):
+    """Which connection a delivery to the shared URL belongs to: the one whose stored account fact
+    (`account`), or account id, equals the value at `path` in the (decoded) body. When none does,
+    the event is marked ignored."""
+
+    path: str = Field(description="Body path of the value, e.g. 'message.data.emailAddress'.")
+    account: str | None = Field(
+        None,
+        description="Key of the connection's stored account facts to compare, e.g. 'emailAddress' (kept by "
+        "`post_connect`); unset: the connection's account id.",
+    )
+
+
 class EventEffect(_Strict):
     """One event type's effects: records applied to models, and/or a sync queued."""
 

@@ -26,6 +26,7 @@ from ..control.connections import ConnectionRecord
 from ..control.inbox import AuditEntry, Delivery
 from ..errors import TemplateError
 from ..templating import CompiledTemplate, compile_template
+from .decoding import UndecodableField, decode_body
 from .errors import WebhookConfigError, WebhookRejected
 from .handshakes import Reply, answer_handshake, notion_verification_token
 from .identity import EventIdentifier
@@ -239,6 +240,10 @@ class Receiver:
                 parsed = orjson.loads(incoming.body)
             except orjson.JSONDecodeError:
                 raise WebhookRejected("body is not JSON", 400) from None
+            try:
+                parsed = decode_body(parsed, self.spec.decode)
+            except UndecodableField as exc:
+                raise WebhookRejected(f"body field {exc}", 400) from None
         identity = self._identifier.identify(verified, incoming.headers, incoming.body, parsed)
         delivery = Delivery(
             connector=self.name,

@@ -22,7 +22,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .events import ANY_EVENT, EventEffect
+from .decoding import Encoding
+from .events import ANY_EVENT, ConnectionRoute, EventEffect
 
 Template = Annotated[str, Field(description="A Jinja2 template string, e.g. '{{ env.STRIPE_SECRET_KEY }}'.")]
 Secrets = Template | list[Template]
@@ -336,6 +337,17 @@ class WebhooksSpec(_Strict):
         False,
         description="Deliveries go to /webhooks/{connector}/{connection_id}: the secret or routing is per "
         "connection.",
+    )
+    decode: dict[str, Encoding] = Field(
+        default_factory=dict,
+        description="Body fields holding encoded JSON, decoded before the event's id, type, route and records "
+        "are read: path -> encoding. Cloud Pub/Sub push (Gmail): {message.data: b64json}, then "
+        "'message.data.emailAddress' reads the notification.",
+    )
+    route: ConnectionRoute | None = Field(
+        None,
+        description="Deliveries to the shared URL belong to the connection whose stored account matches a "
+        "body value, e.g. Gmail {path: message.data.emailAddress, account: emailAddress}.",
     )
     events: dict[str, EventEffect] = Field(
         default_factory=dict,

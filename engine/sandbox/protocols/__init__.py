@@ -15,6 +15,7 @@ The registry maps the `protocol:` name of a sandbox route to its class.
 from engine.sandbox.protocols.base import BadRequest, Protocol
 from engine.sandbox.protocols.creates import Create, Update
 from engine.sandbox.protocols.generic import LinkHeader, OffsetLimit, PageNumber, Single
+from engine.sandbox.protocols.gmail import GmailHistory, GmailSend
 from engine.sandbox.protocols.google import GooglePageToken
 from engine.sandbox.protocols.graph import GraphCursor
 from engine.sandbox.protocols.notion import NotionPostCursor
@@ -44,6 +45,8 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         SlackWebhook,
         WhatsAppSend,
         TikTokVideoList,
+        GmailHistory,
+        GmailSend,
     )
 }
 
