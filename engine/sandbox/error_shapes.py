@@ -139,6 +139,21 @@ def slack(status: int, message: str, code: str | None, param: str | None) -> Any
     return {"ok": False, "error": code or _default(_SLACK, status, "internal_error")}
 
 
+_DOCUSIGN = {
+    400: "INVALID_REQUEST_PARAMETER",
+    401: "USER_AUTHENTICATION_FAILED",
+    403: "USER_LACKS_PERMISSIONS",
+    404: "RESOURCE_NOT_FOUND",
+    429: "HOURLY_APINVOCATION_LIMIT_EXCEEDED",
+    500: "UNSPECIFIED_ERROR",
+}
+
+
+def docusign(status: int, message: str, code: str | None, param: str | None) -> Any:
+    """eSignature REST `errorDetails`: {"errorCode": "INVALID_REQUEST_PARAMETER", "message": "..."}."""
+    return {"errorCode": code or _default(_DOCUSIGN, status, "UNSPECIFIED_ERROR"), "message": message}
+
+
 def generic(status: int, message: str, code: str | None, param: str | None) -> Any:
     error: dict[str, Any] = {"status": status, "code": code or phrase(status), "message": message}
     if param:
@@ -154,5 +169,6 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
     "notion": notion,
     "github": github,
     "slack": slack,
+    "docusign": docusign,
     "generic": generic,
 }
