@@ -46,7 +46,14 @@ def connect(space: Workspace, connection: str = "maya") -> ConnectionRecord:
     """`manifold connect docusign` against the sandbox: the browser is an HTTP client."""
     assert space.sandbox is not None
     process = space.popen(
-        "connect", "docusign", "--connection", connection, "--sandbox-url", space.sandbox.url, "--timeout", "30",
+        "connect",
+        "docusign",
+        "--connection",
+        connection,
+        "--sandbox-url",
+        space.sandbox.url,
+        "--timeout",
+        "30",
         env=env(space),
     )
     try:
@@ -63,7 +70,9 @@ def connect(space: Workspace, connection: str = "maya") -> ConnectionRecord:
 
 def sync(space: Workspace, *extra: str) -> None:
     assert space.sandbox is not None
-    done = space.cli("sync", "docusign", "--sandbox-url", space.sandbox.url, "--connection", "maya", *extra, env=env(space))
+    done = space.cli(
+        "sync", "docusign", "--sandbox-url", space.sandbox.url, "--connection", "maya", *extra, env=env(space)
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -76,7 +85,11 @@ def test_connect_stores_the_default_account_and_its_base_uri(space: Workspace) -
     record = connect(space)
     assert record.connected and record.account_id == ACCOUNT
     assert record.config == {"account_id": ACCOUNT, "base_uri": "https://demo.docusign.net"}
-    assert record.account == {"email": "maya@acme-studio.example", "name": "Maya Lopez", "account_name": "Acme Studio"}
+    assert record.account == {
+        "email": "maya@acme-studio.example",
+        "name": "Maya Lopez",
+        "account_name": "Acme Studio",
+    }
     assert record.scopes == ["signature", "extended"]
     assert space.sandbox is not None
     (userinfo,) = [r for r in space.sandbox.requests("docusign") if r["path"] == "/oauth/userinfo"]
@@ -111,7 +124,10 @@ def test_envelopes_sync_across_pages_then_only_changes(space: Workspace) -> None
     )
     (msa,) = contracts
     assert msa[1:5] == ("93be49ab-7b1f-4c2d-9e3a-0f5d8c6b2a11", "completed", True, "maya@acme-studio.example")
-    assert [d["name"] for d in space.parse_json(msa[5])] == ["Master Services Agreement.pdf", "Schedule A - Rates.pdf"]
+    assert [d["name"] for d in space.parse_json(msa[5])] == [
+        "Master Services Agreement.pdf",
+        "Schedule A - Rates.pdf",
+    ]
     assert space.query("SELECT count(*) FROM contracts") == [(5,)]
 
     # the sandbox gives at most 2 per page: three pages per stream, walked by start_position
@@ -123,21 +139,28 @@ def test_envelopes_sync_across_pages_then_only_changes(space: Workspace) -> None
     # one envelope signed since: the next run asks from the last status change on
     assert space.sandbox is not None
     changed = next(
-        e for e in space.sandbox.records("docusign", "/restapi/v2.1/accounts/{accountId}/envelopes", key=ACCOUNT)
+        e
+        for e in space.sandbox.records(
+            "docusign", "/restapi/v2.1/accounts/{accountId}/envelopes", key=ACCOUNT
+        )
         if e["status"] == "sent"
     )
-    changed = {**changed, "status": "completed", "completedDateTime": "2025-11-05T09:30:00.0000000Z",
-               "statusChangedDateTime": "2025-11-05T09:30:00.0000000Z",
-               "lastModifiedDateTime": "2025-11-05T09:30:00.0000000Z"}
+    changed = {
+        **changed,
+        "status": "completed",
+        "completedDateTime": "2025-11-05T09:30:00.0000000Z",
+        "statusChangedDateTime": "2025-11-05T09:30:00.0000000Z",
+        "lastModifiedDateTime": "2025-11-05T09:30:00.0000000Z",
+    }
     space.sandbox.upsert("docusign", "/restapi/v2.1/accounts/{accountId}/envelopes", changed, key=ACCOUNT)
     space.sandbox.clear_requests()
     sync(space)
     calls = [r["query"] for r in listed(space)]
     assert {c["from_date"] for c in calls} == {"2025-11-04T08:44:10Z"}  # SOW #15 was the last change
     assert [c["start_position"] for c in calls] == ["0", "0"]
-    assert space.query(f"SELECT status, is_complete FROM signature_requests WHERE id = '{changed['envelopeId']}'") == [
-        ("completed", True)
-    ]
+    assert space.query(
+        f"SELECT status, is_complete FROM signature_requests WHERE id = '{changed['envelopeId']}'"
+    ) == [("completed", True)]
     assert space.query("SELECT count(*) FROM signature_requests") == [(5,)]
     state = space.query("SELECT state FROM _manifold_state WHERE stream = 'envelopes'")
     assert json.loads(state[0][0])["slices"][""]["cursor"] == "2025-11-05T09:30:00.0000000Z"
@@ -158,10 +181,126 @@ def test_a_token_near_expiry_is_refreshed_first_and_the_refresh_token_rotates(sp
     assert after.credentials["access_token"] != before.credentials["access_token"]
     assert after.credentials["refresh_token"] != before.credentials["refresh_token"]
     requests = space.sandbox.requests("docusign")
-    assert requests[0]["path"] == "/oauth/token" and dict(requests[0]["form"])["grant_type"] == "refresh_token"
+    assert (
+        requests[0]["path"] == "/oauth/token" and dict(requests[0]["form"])["grant_type"] == "refresh_token"
+    )
     assert all(r["status"] == 200 for r in requests)  # refreshed before any 401
 
     space.sandbox.expire_access_tokens("docusign")  # an early expiry: 401, one refresh, retried
     sync(space, "-s", "envelopes")
     third = stored()
-    assert third.credentials["refresh_token"] not in (before.credentials["refresh_token"], after.credentials["refresh_token"])
+    assert third.credentials["refresh_token"] not in (
+        before.credentials["refresh_token"],
+        after.credentials["refresh_token"],
+    )
+
+
+def send(space: Workspace, given: dict[str, Any]) -> tuple[int, Any, str]:
+    assert space.sandbox is not None
+    done = space.cli(
+        "action",
+        "docusign",
+        "send_contract",
+        "--input",
+        json.dumps(given),
+        "--connection",
+        "maya",
+        "--sandbox-url",
+        space.sandbox.url,
+        env=env(space),
+    )
+    return done.returncode, json.loads(done.stdout) if done.returncode == 0 else None, done.stderr
+
+
+CONTRACT = {
+    "email_subject": "Please sign: SOW #16 - Northwind",
+    "email_blurb": "Hi Dana, the statement of work for December.",
+    "document": {"name": "SOW 16", "file_extension": "pdf", "document_base64": PDF},
+    "signers": [
+        {
+            "email": "dana@northwind.example",
+            "name": "Dana Whitfield",
+            "recipientId": "1",
+            "routingOrder": "1",
+            "tabs": {
+                "signHereTabs": [{"anchorString": "/sn1/", "anchorUnits": "pixels", "anchorXOffset": "20"}]
+            },
+        },
+    ],
+}
+
+
+def test_send_contract_creates_and_sends_an_envelope_that_lands_in_signature_requests(
+    space: Workspace,
+) -> None:
+    connect(space)
+    code, out, err = send(space, CONTRACT)
+    assert code == 0, err
+    envelope = out["result"]
+    assert out["status"] == 200 and envelope["status"] == "sent"
+    assert space.sandbox is not None
+    create, get = [r for r in space.sandbox.requests("docusign") if r["path"].startswith(ENVELOPES)]
+    assert (create["method"], create["status"], get["method"], get["status"]) == ("POST", 201, "GET", 200)
+    body = create["body"]
+    assert body["status"] == "sent" and body["emailSubject"] == CONTRACT["email_subject"]
+    assert body["documents"] == [
+        {"documentBase64": PDF, "name": "SOW 16", "fileExtension": "pdf", "documentId": "1"}
+    ]
+    assert body["recipients"] == {"signers": CONTRACT["signers"]}  # no carbonCopies given: none sent
+    assert create["headers"]["content-type"] == "application/json"
+    assert get["path"] == f"{ENVELOPES}/{envelope['envelopeId']}" and get["query"] == {
+        "include": "recipients,documents"
+    }
+    rows = space.query(
+        "SELECT status, title, message, sender_email, signers, sent_at IS NOT NULL, _connection_id "
+        f"FROM signature_requests WHERE id = '{envelope['envelopeId']}'"
+    )
+    (row,) = rows
+    assert row[:4] == ("sent", CONTRACT["email_subject"], CONTRACT["email_blurb"], "maya@acme-studio.example")
+    assert space.parse_json(row[4])[0]["email"] == "dana@northwind.example"
+    assert row[5:] == (True, "maya")
+
+
+def test_the_sandbox_refuses_an_incomplete_envelope_and_the_action_reads_docusign_errors(
+    space: Workspace,
+) -> None:
+    record = connect(space)
+    assert space.sandbox is not None
+    url = f"{space.sandbox.url}/docusign{ENVELOPES}"
+    bearer = {"Authorization": f"Bearer {record.credentials['access_token']}"}
+    complete = {
+        "emailSubject": "NDA",
+        "status": "sent",
+        "documents": [{"documentBase64": PDF, "name": "NDA", "fileExtension": "pdf", "documentId": "1"}],
+        "recipients": {
+            "signers": [{"email": "omar@brightline.example", "name": "Omar Haddad", "recipientId": "1"}]
+        },
+    }
+    for missing, without in [
+        ("emailSubject", {k: v for k, v in complete.items() if k != "emailSubject"}),
+        ("documents.0.documentBase64", {**complete, "documents": [{"name": "NDA", "documentId": "1"}]}),
+        (
+            "recipients.signers.0.recipientId",
+            {
+                **complete,
+                "recipients": {"signers": [{"email": "omar@brightline.example", "name": "Omar Haddad"}]},
+            },
+        ),
+    ]:
+        refused = httpx.post(url, json=without, headers=bearer, timeout=10)
+        assert refused.status_code == 400
+        assert (
+            refused.json()["errorCode"] == "ENVELOPE_IS_INCOMPLETE" and missing in refused.json()["message"]
+        )
+    made = httpx.post(url, json=complete, headers=bearer, timeout=10)
+    assert made.status_code == 201 and set(made.json()) == {"envelopeId", "status", "statusDateTime"}
+    missing = httpx.get(f"{url}/00000000-0000-0000-0000-000000000000", headers=bearer, timeout=10)
+    assert missing.status_code == 404 and missing.json()["errorCode"] == "ENVELOPE_DOES_NOT_EXIST"
+
+    code, _, err = send(space, {**CONTRACT, "email_subject": ""})
+    assert code != 0 and "email_subject" in err  # the input schema stops it before DocuSign
+    space.sandbox.clear_requests()
+    space.sandbox.add_fault("docusign", "status", ENVELOPES, status=400)
+    code, _, err = send(space, CONTRACT)
+    assert code != 0 and "the provider refused it (400, INVALID_REQUEST_PARAMETER" in err
+    assert [r["method"] for r in space.sandbox.requests("docusign")] == ["POST"]  # not retried, no GET

@@ -81,7 +81,9 @@ class DocuSignEnvelopes(Protocol):
         start, end = self._date(query, "from_date"), self._date(query, "to_date")
         statuses = {s.lower() for s in _csv(query.get("status"))} - {"any"}
         position = int_param(query, "start_position", 0, low=0, code="INVALID_REQUEST_PARAMETER")
-        count = int_param(query, "count", self.options["default_count"], low=1, code="INVALID_REQUEST_PARAMETER")
+        count = int_param(
+            query, "count", self.options["default_count"], low=1, code="INVALID_REQUEST_PARAMETER"
+        )
         if self.options["max_count"]:
             count = min(count, int(self.options["max_count"]))
 
@@ -139,4 +141,3 @@ class DocuSignEnvelopes(Protocol):
 
 def _csv(raw: str | None) -> set[str]:
     return {part.strip() for part in (raw or "").split(",") if part.strip()}
-
