@@ -304,3 +304,20 @@ def test_the_sandbox_refuses_an_incomplete_envelope_and_the_action_reads_docusig
     code, _, err = send(space, CONTRACT)
     assert code != 0 and "the provider refused it (400, INVALID_REQUEST_PARAMETER" in err
     assert [r["method"] for r in space.sandbox.requests("docusign")] == ["POST"]  # not retried, no GET
+
+
+def test_the_demo_connects_through_the_sandbox_without_a_browser(space: Workspace) -> None:
+    from engine.connect import connect_in_sandbox
+    from engine.runner import load_for_run
+
+    assert space.sandbox is not None
+    loaded = load_for_run(str(space.connectors / "docusign.yaml"), sandbox=True)
+    first = connect_in_sandbox(loaded, "default", space.sandbox.url)
+    again = connect_in_sandbox(loaded, "default", space.sandbox.url)  # a rerun replaces the tokens
+    assert again.config == first.config == {"account_id": ACCOUNT, "base_uri": "https://demo.docusign.net"}
+    assert again.credentials["access_token"] != first.credentials["access_token"]
+    done = space.cli("sync", "docusign", "--sandbox-url", space.sandbox.url, env=env(space))
+    assert done.returncode == 0, done.stderr
+    assert space.query("SELECT _connection_id, count(*) FROM signature_requests GROUP BY 1") == [
+        ("default", 5)
+    ]
