@@ -8,8 +8,10 @@ from rich.console import Console
 from rich.table import Table
 
 from . import runner
+from .connect import connect_in_sandbox
 from .derived.run import derive
 from .destinations import open_destination, warehouse_url
+from .oauth.spec import OAuth2AuthCode
 from .report import Reporter, print_summary
 from .spec.loader import connector_files
 from .sync import StreamResult
@@ -26,6 +28,8 @@ def run_demo(warehouse: str | None = None) -> int:
     try:
         with runner.running_sandbox(loaded) as sandbox_url:
             for connector in loaded:
+                if isinstance(connector.spec.auth, OAuth2AuthCode):  # a user's account: connect one
+                    connect_in_sandbox(connector, "default", sandbox_url)
                 results += runner.run_sync(
                     connector, sandbox_url=sandbox_url, destination=destination, progress=reporter.update
                 )

@@ -274,13 +274,14 @@ class OffsetPaginator:
         self.limit = spec.limit
         self.total_path = spec.total
         self.total = compile_path(spec.total) if spec.total else None
+        self.short_page_ends = spec.short_page_ends or self.total is None
 
     def first(self) -> RequestPatch:
         return RequestPatch(params={self.offset_param: 0, self.limit_param: self.limit})
 
     def next(self, current: RequestPatch, page: Page) -> RequestPatch | None:
         received = len(page.records)
-        if received == 0 or received < self.limit:
+        if received == 0 or (received < self.limit and self.short_page_ends):
             return None
         offset = (_int(current.params.get(self.offset_param), f"param {self.offset_param!r}") or 0) + received
         if self.total is not None:

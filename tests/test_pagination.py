@@ -338,6 +338,27 @@ def test_offset_stops_at_the_total_without_an_extra_request() -> None:
         offset.next(at_100, page({"total": "many"}, records))
 
 
+def test_offset_past_a_server_side_page_cap_until_the_total() -> None:
+    """DocuSign may answer fewer than `count` asks: with short_page_ends off, the total decides."""
+    capped = paginator(
+        type="offset",
+        offset_param="start_position",
+        limit_param="count",
+        total="totalSetSize",
+        short_page_ends=False,
+    )
+    two = [{"envelopeId": "a"}, {"envelopeId": "b"}]
+    at_2 = RequestPatch(params={"start_position": 2, "count": 100})
+    assert capped.next(at_2, page({"totalSetSize": "5"}, two)) == RequestPatch(
+        params={"start_position": 4, "count": 100}
+    )
+    assert capped.next(at_2, page({"totalSetSize": "4"}, two)) is None
+    assert capped.next(at_2, page({"totalSetSize": "5"}, [])) is None
+    # without a total there is nothing else to stop on: a short page still ends it
+    untotalled = paginator(type="offset", short_page_ends=False)
+    assert untotalled.next(RequestPatch(params={"offset": 0, "limit": 100}), page({}, two)) is None
+
+
 # ---------------------------------------------------------------- page_number
 
 

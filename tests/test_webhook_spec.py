@@ -200,6 +200,19 @@ def test_render_verify_splits_settings_from_secrets() -> None:
     ) == ["{{ connection.channel_token }}"]
 
 
+def test_a_secret_may_hold_several_keys_split_by_secret_separator() -> None:
+    keys = {"KEYS": " k1==, k2== ,,", "MORE": "k3=="}
+    spec = HmacVerify(
+        scheme="hmac",
+        secret=["{{ env.KEYS }}", "{{ env.MORE }}"],
+        secret_separator=",",
+        header="X-DocuSign-Signature-{n}",
+        encoding="base64",
+    )
+    _, secrets = render_verify(spec, lambda t: compile_template(t).render({"env": keys}))
+    assert secrets == ["k1==", "k2==", "k3=="]
+
+
 def test_an_unrendered_setting_is_a_config_error_not_a_rejection() -> None:
     spec = JwtVerify(scheme="jwt", audience="{{ env.AUD }}", service_account="sa@p.iam.gserviceaccount.com")
     with pytest.raises(WebhookConfigError, match="render_verify"):

@@ -155,6 +155,21 @@ def tiktok(status: int, message: str, code: str | None, param: str | None) -> An
     return {"data": {}, "error": {**error, "log_id": "2025" + secrets.token_hex(14).upper()}}
 
 
+_DOCUSIGN = {
+    400: "INVALID_REQUEST_PARAMETER",
+    401: "USER_AUTHENTICATION_FAILED",
+    403: "USER_LACKS_PERMISSIONS",
+    404: "RESOURCE_NOT_FOUND",
+    429: "HOURLY_APINVOCATION_LIMIT_EXCEEDED",
+    500: "UNSPECIFIED_ERROR",
+}
+
+
+def docusign(status: int, message: str, code: str | None, param: str | None) -> Any:
+    """eSignature REST `errorDetails`: {"errorCode": "INVALID_REQUEST_PARAMETER", "message": "..."}."""
+    return {"errorCode": code or _default(_DOCUSIGN, status, "UNSPECIFIED_ERROR"), "message": message}
+
+
 def generic(status: int, message: str, code: str | None, param: str | None) -> Any:
     error: dict[str, Any] = {"status": status, "code": code or phrase(status), "message": message}
     if param:
@@ -171,5 +186,6 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
     "github": github,
     "slack": slack,
     "tiktok": tiktok,
+    "docusign": docusign,
     "generic": generic,
 }

@@ -182,6 +182,12 @@ class OffsetPaging(_Strict):
     limit_param: str = "limit"
     limit: int = Field(100, ge=1)
     total: str | None = Field(None, description="Path of the total record count in the body, if any.")
+    short_page_ends: bool = Field(
+        True,
+        description="A page shorter than `limit` ends paging. Off for providers that may return fewer "
+        "records than asked (a server-side cap on the page size, e.g. DocuSign's `count`) while `total` "
+        "says more exist: then only an empty page or the total ends it.",
+    )
 
 
 class PageNumberPaging(_Strict):

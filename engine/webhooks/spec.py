@@ -69,6 +69,11 @@ class HmacVerify(_Strict):
         description="Signing secret (template), or several: during rotation, or DocuSign's several Connect "
         "keys. A delivery signed with any of them is accepted; secrets that render empty are skipped."
     )
+    secret_separator: str | None = Field(
+        None,
+        description="Each rendered secret may hold several, separated by this, e.g. ',': DocuSign's "
+        "Connect keys (up to 100) in one variable. Blanks around each are dropped.",
+    )
     secret_format: Literal["text", "whsec_base64"] = Field(
         "text",
         description="text: the secret's UTF-8 bytes are the key (Stripe's whsec_ secrets too). "
@@ -401,4 +406,7 @@ def render_verify(verify: AnyVerify, render: Callable[[str], str]) -> tuple[AnyV
     names = verify.settings
     rendered = verify.model_copy(update={n: render(getattr(verify, n)) for n in names}) if names else verify
     secrets = [s for s in (render(t) for t in secret_templates(verify)) if s]
+    separator = getattr(verify, "secret_separator", None)
+    if separator:
+        secrets = [part.strip() for s in secrets for part in s.split(separator) if part.strip()]
     return rendered, secrets

@@ -13,7 +13,8 @@ The registry maps the `protocol:` name of a sandbox route to its class.
 """
 
 from engine.sandbox.protocols.base import BadRequest, Protocol
-from engine.sandbox.protocols.creates import Create, Update
+from engine.sandbox.protocols.creates import Create, Retrieve, Update
+from engine.sandbox.protocols.docusign import DocuSignEnvelopes
 from engine.sandbox.protocols.generic import LinkHeader, OffsetLimit, PageNumber, Single
 from engine.sandbox.protocols.gmail import GmailHistory, GmailSend
 from engine.sandbox.protocols.google import GooglePageToken
@@ -39,9 +40,11 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         OffsetLimit,
         PageNumber,
         SlackCursor,
+        DocuSignEnvelopes,
         Single,
         Create,
         Update,
+        Retrieve,
         SlackWebhook,
         WhatsAppSend,
         TikTokVideoList,

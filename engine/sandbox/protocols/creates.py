@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from engine.paths import compile_path
+from engine.paths import compile_path, get_path
 from engine.sandbox.messages import Call, Reply, json_reply
 from engine.sandbox.protocols.base import BadRequest
 from engine.sandbox.protocols.writes import (
@@ -35,9 +37,14 @@ class Create(WriteProtocol):
     {"error": {"type": "invalid_request_error", "code": "parameter_missing", "param": "amount",
                "message": "Missing required param: amount."}}
     Options: `object` (the "object" field, none by default), `id_prefix` ('pi_'), `required`
-    (field paths, 'a.b' for nested), `defaults` (fields under the received ones),
-    `timestamp_field` (e.g. 'created', or a list of them: unix seconds now), `status` (200;
-    PayPal 201), and the
+    (field paths, 'a.b' for nested, 'documents.0.name' in a list), `defaults` (fields under the
+    received ones), `timestamp_field` (e.g. 'created', or a list of them: now),
+    `timestamp_format` ('unix' seconds, or 'iso' text as DocuSign writes it), `status` (200;
+    PayPal and DocuSign 201), `id_style` ('token': the prefix and 24 letters and digits;
+    'uuid': a GUID, DocuSign's envelopeId), `reply` (the fields the reply carries, e.g.
+    DocuSign's envelopeSummary [envelopeId, status, statusDateTime]; none: the whole object),
+    `missing_code` and `missing_message` (the code and message of a missing required field,
+    '{param}' standing for its name; DocuSign ENVELOPE_IS_INCOMPLETE), and the
     write options `collection`, `idempotency_header`, `request_only` (see `writes`).
     """
 
@@ -50,12 +57,20 @@ class Create(WriteProtocol):
         "required": [],
         "defaults": {},
         "timestamp_field": None,
+        "timestamp_format": "unix",
         "status": 200,
+        "id_style": "token",
+        "reply": None,
+        "missing_code": "parameter_missing",
+        "missing_message": "Missing required param: {param}.",
     }
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
         self._required = [(name, compile_path(name)) for name in field_names(self.options, "required")]
+        self._reply = None if self.options["reply"] is None else field_names(self.options, "reply")
+        if self.options["id_style"] not in ("token", "uuid"):
+            raise ValueError("option id_style must be 'token' or 'uuid'")
         self._id_field = str(self.options.get("id_field", "id"))
         self._timestamps = _timestamp_fields(self.options)
         _check(self.options)
@@ -64,15 +79,20 @@ class Create(WriteProtocol):
         received = self.received(call)
         for name, get in self._required:
             if get(received) in (None, "", [], {}):
-                raise BadRequest(f"Missing required param: {name}.", code="parameter_missing", param=name)
+                message = str(self.options["missing_message"]).replace("{param}", name)
+                raise BadRequest(message, code=str(self.options["missing_code"]), param=name)
         stamped: dict[str, Any] = {}
-        set_path(stamped, self._id_field, new_id(str(self.options["id_prefix"])))
+        prefix = str(self.options["id_prefix"])
+        made = prefix + str(uuid.uuid4()) if self.options["id_style"] == "uuid" else new_id(prefix)
+        set_path(stamped, self._id_field, made)
         if self.options["object"]:
             stamped["object"] = self.options["object"]
         # id and object lead the object, as in the provider's replies, and win over the body
         record = merged(merged(stamped, merged(self.options["defaults"], received)), stamped)
-        _stamp(record, self._timestamps)
+        _stamp(record, self._timestamps, self.options["timestamp_format"])
         collection.save(record)
+        if self._reply is not None:
+            return json_reply({name: get_path(record, name) for name in self._reply}, self.options["status"])
         return json_reply(record, self.options["status"])
 
 
@@ -100,6 +120,7 @@ class Update(WriteProtocol):
         "object": "object",
         "set": {},
         "timestamp_field": None,
+        "timestamp_format": "unix",
         "status": 200,
     }
 
@@ -111,10 +132,7 @@ class Update(WriteProtocol):
         _check(self.options)
 
     def collection_path(self, path: str) -> str:
-        start = path.rfind("{")
-        if start < 0:
-            raise ValueError(f"an update route needs the object's id as a placeholder, e.g. {path}/{{id}}")
-        return path[:start].rstrip("/")
+        return _before_object(path, self.name)
 
     def write(self, call: Call, collection: Collection) -> Reply:
         param, object_id = list(call.path_params.items())[-1]
@@ -128,9 +146,17 @@ class Update(WriteProtocol):
             )
         record = merged(merged(entry.record, self.received(call)), self.options["set"])
         set_path(record, self._id_field, self._id_of(entry.record))
-        _stamp(record, self._timestamps)
+        _stamp(record, self._timestamps, self.options["timestamp_format"])
         collection.save(record)
         return json_reply(record, self.options["status"])
+
+
+def _before_object(path: str, protocol: str) -> str:
+    """'/v1/invoices/{id}/finalize' -> '/v1/invoices': the collection before the object's id."""
+    start = path.rfind("{")
+    if start < 0:
+        raise ValueError(f"a {protocol} route needs the object's id as a placeholder, e.g. {path}/{{id}}")
+    return path[:start].rstrip("/")
 
 
 def _timestamp_fields(options: Mapping[str, Any]) -> list[str]:
@@ -140,16 +166,51 @@ def _timestamp_fields(options: Mapping[str, Any]) -> list[str]:
     return field_names(options, "timestamp_field")
 
 
-def _stamp(record: dict[str, Any], fields: list[str]) -> None:
-    now = int(time.time())
+def _stamp(record: dict[str, Any], fields: list[str], style: str = "unix") -> None:
+    now: Any = int(time.time())
+    if style == "iso":  # DocuSign's shape: 2025-11-03T10:00:00.1234567Z
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
     for name in fields:
         set_path(record, name, now)
 
 
 def _check(options: Mapping[str, Any]) -> None:
+    if options.get("timestamp_format", "unix") not in ("unix", "iso"):
+        raise ValueError("option timestamp_format must be 'unix' or 'iso'")
     for name in ("defaults", "set"):
         if name in options and not isinstance(options[name], dict):
             raise ValueError(f"option {name} must be a mapping of fields")
     status = options["status"]
     if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status < 300:
         raise ValueError("option status must be a 2xx status code")
+
+
+class Retrieve(WriteProtocol):
+    """A GET of one object of a collection (by default the GET route at the path before the
+    object's placeholder), so objects a create stored are readable one by one, as on the API:
+
+    GET /restapi/v2.1/accounts/a1/envelopes/4b72e2a4-...   (collection .../accounts/{accountId}/envelopes)
+    -> 200 {"envelopeId": "4b72e2a4-...", "status": "sent", ...}
+
+    An unknown id is a 404 in the route's error shape, with `missing_code` (e.g. DocuSign
+    ENVELOPE_DOES_NOT_EXIST) and `missing_message`. Options: those two and `collection`.
+    """
+
+    name = "retrieve"
+    error_style = "stripe"
+    defaults: ClassVar[dict[str, Any]] = {
+        **WRITE_OPTIONS,
+        "missing_code": "resource_missing",
+        "missing_message": "No such object: '{id}'",
+    }
+
+    def collection_path(self, path: str) -> str:
+        return _before_object(path, self.name)
+
+    def write(self, call: Call, collection: Collection) -> Reply:
+        param, object_id = list(call.path_params.items())[-1]
+        entry = collection.find(object_id)
+        if entry is None:
+            message = str(self.options["missing_message"]).replace("{id}", object_id)
+            raise BadRequest(message, status=404, code=str(self.options["missing_code"]), param=param)
+        return Reply(200, entry.raw)
