@@ -117,11 +117,13 @@ class StreamReader:
         checkpoint = saved.get("checkpoint")
         if checkpoint:
             run_params = dict(checkpoint.get("run_params") or {})
+            run_headers = dict(checkpoint.get("run_headers") or {})
             patch = RequestPatch.from_dict(checkpoint["patch"])
             high = checkpoint.get("high")
             number = int(checkpoint.get("page", 1))
         else:
             run_params = style.start_params(saved)
+            run_headers = style.start_headers(saved)
             patch = self.paginator.first()
             high = None
             number = 1
@@ -129,6 +131,7 @@ class StreamReader:
         for name in style.dropped_params(saved) if run_params else []:
             base.params.pop(name, None)
         base.params.update(run_params)
+        base.headers.update(run_headers)
         guard = PageGuard(runtime.spec.http.page_cap)
         incremental = self.stream.incremental
         expired_ok: frozenset[int] = frozenset()
@@ -161,6 +164,7 @@ class StreamReader:
                 "checkpoint": {
                     "patch": next_patch.to_dict(),
                     "run_params": run_params,
+                    "run_headers": run_headers,
                     "high": high,
                     "page": number + 1,
                 },
