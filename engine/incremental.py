@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from .pages import Page
 from .paths import compile_path
-from .transforms import parse_ms_json_date
 from .spec.models import CursorIncremental, IncrementalSpec, ServerTokenIncremental
+from .transforms import parse_ms_json_date
 
 
 class IncrementalStyle(Protocol):

@@ -75,7 +75,10 @@ def connect(workspace: Workspace, sandbox: Sandbox) -> None:
     loaded = load_connector(workspace.connectors / "xero.yaml", check_env=False)
     record = engine_connect(loaded, "acme", sandbox_url=sandbox.url, timeout=30, announce=browse)
     assert record.connected and record.account_id == TENANT
-    assert "scope=openid+profile+email+offline_access+accounting.transactions+accounting.contacts.read" in urls[0]
+    assert (
+        "scope=openid+profile+email+offline_access+accounting.transactions+accounting.contacts.read"
+        in urls[0]
+    )
 
 
 @pytest.fixture
@@ -145,7 +148,9 @@ def test_a_second_sync_sends_if_modified_since_and_reads_only_what_changed(xero:
     xero.sync()
     before = xero.workspace.query("SELECT max(_synced_at) FROM invoices")[0][0]
     changed = {**xero.sandbox.records("xero", INVOICES)[1]}
-    changed.update(Status="PAID", AmountDue=0.0, AmountPaid=744.0, UpdatedDateUTC="/Date(1763640000000+0000)/")
+    changed.update(
+        Status="PAID", AmountDue=0.0, AmountPaid=744.0, UpdatedDateUTC="/Date(1763640000000+0000)/"
+    )
     assert changed["InvoiceID"] == SECOND_INVOICE
     new = {**changed, "InvoiceID": "4a1f0e2b-7c3d-4b5e-8f6a-0b1c2d3e4f07", "InvoiceNumber": "INV-0046"}
     new["UpdatedDateUTC"] = "/Date(1763726400000+0000)/"
@@ -165,9 +170,9 @@ def test_a_second_sync_sends_if_modified_since_and_reads_only_what_changed(xero:
     )
     assert reread == [("INV-0042", "paid"), ("INV-0045", "voided"), ("INV-0046", "paid")]
     assert xero.workspace.query("SELECT count(*) FROM invoices") == [(7,)]
-    assert xero.workspace.query(
-        f"SELECT count(*) FROM payments WHERE _synced_at > '{before}'"
-    ) == [(1,)]  # the boundary payment; nothing else changed
+    assert xero.workspace.query(f"SELECT count(*) FROM payments WHERE _synced_at > '{before}'") == [
+        (1,)
+    ]  # the boundary payment; nothing else changed
 
 
 def test_a_refused_token_is_refreshed_and_the_refresh_token_rotates(xero: Xero) -> None:
@@ -182,7 +187,9 @@ def test_a_refused_token_is_refreshed_and_the_refresh_token_rotates(xero: Xero) 
     # The spent refresh token is refused; the new one is good.
     client = (ENV["XERO_CLIENT_ID"], ENV["XERO_CLIENT_SECRET"])
     token_url = f"{xero.sandbox.url}/xero/oauth/token"
-    spent = httpx.post(token_url, data={"grant_type": "refresh_token", "refresh_token": old["refresh_token"]}, auth=client)
+    spent = httpx.post(
+        token_url, data={"grant_type": "refresh_token", "refresh_token": old["refresh_token"]}, auth=client
+    )
     assert spent.status_code == 400 and spent.json()["error"] == "invalid_grant"
     assert xero.record().connected
 
@@ -203,7 +210,9 @@ def test_webhooks_answer_the_intent_to_receive_and_queue_a_sync_of_the_tenants_c
             ConnectionRecord("xero", "acme", account_id=TENANT, config={"tenant_id": TENANT}, connected=True)
         )
         http = running.client()
-        intent = b'{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"XXOUPNXYZMGUSGXDYFLE"}'
+        intent = (
+            b'{"events":[],"firstEventSequence":0,"lastEventSequence":0,"entropy":"XXOUPNXYZMGUSGXDYFLE"}'
+        )
         ok = http.post("/webhooks/xero", content=intent, headers=_signed(intent))
         assert (ok.status_code, ok.content) == (200, b"")
         wrong = http.post("/webhooks/xero", content=intent, headers=_signed(intent, "not-the-key"))
@@ -219,7 +228,12 @@ def test_webhooks_answer_the_intent_to_receive_and_queue_a_sync_of_the_tenants_c
             "tenantType": "ORGANISATION",
         }
         body = json.dumps(
-            {"events": [event], "firstEventSequence": 7, "lastEventSequence": 7, "entropy": "QWERTYUIOPASDFGHJKLZ"}
+            {
+                "events": [event],
+                "firstEventSequence": 7,
+                "lastEventSequence": 7,
+                "entropy": "QWERTYUIOPASDFGHJKLZ",
+            }
         ).encode()
         assert http.post("/webhooks/xero", content=body, headers=_signed(body)).status_code == 200
         assert http.post("/webhooks/xero", content=body, headers=_signed(body)).status_code == 200  # a retry
@@ -253,7 +267,9 @@ def test_create_invoices_creates_updates_and_reports_each_invoices_errors(xero: 
     assert result.returncode == 0, result.stderr
     answered = json.loads(result.stdout)["result"]
     assert [i.get("StatusAttributeString") for i in answered] == ["OK", "OK", "OK", "ERROR"]
-    assert answered[3]["ValidationErrors"] == [{"Message": "A Contact must be specified for this type of transaction."}]
+    assert answered[3]["ValidationErrors"] == [
+        {"Message": "A Contact must be specified for this type of transaction."}
+    ]
     assert answered[2]["InvoiceID"] == SECOND_INVOICE and answered[2]["InvoiceNumber"] == "INV-0042"
     created = {answered[0]["InvoiceID"], answered[1]["InvoiceID"]}
     assert len(created) == 2 and SECOND_INVOICE not in created
@@ -265,15 +281,18 @@ def test_create_invoices_creates_updates_and_reports_each_invoices_errors(xero: 
 
     xero.sync()  # the created and updated invoices are in Xero's list now
     assert xero.workspace.query("SELECT count(*) FROM invoices") == [(8,)]
-    assert xero.workspace.query(f"SELECT description, status FROM invoices WHERE id = '{SECOND_INVOICE}'") == [
-        ("Menu photography (revised)", "authorised")
-    ]
+    assert xero.workspace.query(
+        f"SELECT description, status FROM invoices WHERE id = '{SECOND_INVOICE}'"
+    ) == [("Menu photography (revised)", "authorised")]
 
     # Without summarizeErrors=false Xero refuses the whole batch: the action reads its error shape.
     refused = httpx.post(
         f"{xero.sandbox.url}/xero{INVOICES}",
         json={"Invoices": [batch["invoices"][3]]},
-        headers={"Authorization": f"Bearer {xero.record().credentials['access_token']}", "xero-tenant-id": TENANT},
+        headers={
+            "Authorization": f"Bearer {xero.record().credentials['access_token']}",
+            "xero-tenant-id": TENANT,
+        },
     )
     assert refused.status_code == 400
     assert refused.json()["Type"] == "ValidationException"

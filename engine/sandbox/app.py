@@ -99,7 +99,9 @@ class SandboxApp:
             reply = protocol.error(405, f"Method {call.method} is not allowed on {call.api_path}.")
         elif not _carries(found[0].spec.require_headers, call.headers):
             missing = ", ".join(found[0].spec.require_headers)
-            reply = protocol.error(403, f"The request needs the header(s) {missing} with this account's value.")
+            reply = protocol.error(
+                403, f"The request needs the header(s) {missing} with this account's value."
+            )
         elif call.body is _INVALID_JSON:
             reply = protocol.error(
                 400, "Error parsing body: the request body is not valid JSON.", code="invalid_json"

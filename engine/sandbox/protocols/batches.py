@@ -103,7 +103,9 @@ class BatchUpsert(WriteProtocol):
         if isinstance(limit, int) and len(items) > limit:
             raise BadRequest(f"At most {limit} objects may be sent in one request, not {len(items)}.")
         stamp = self._timestamp()
-        results: list[tuple[dict[str, Any], list[str]]] = [self._one(item, collection, stamp) for item in items]
+        results: list[tuple[dict[str, Any], list[str]]] = [
+            self._one(item, collection, stamp) for item in items
+        ]
         failures = [(record, errors) for record, errors in results if errors]
         summarize = self.options["summarize_param"]
         per_item = bool(summarize) and call.query.get(str(summarize), "").lower() == "false"

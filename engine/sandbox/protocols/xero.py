@@ -39,7 +39,9 @@ def _since(value: str) -> datetime:
         try:
             moment = parsedate_to_datetime(value)
         except (TypeError, ValueError):
-            raise BadRequest(f"If-Modified-Since is not a date: {value!r}", code="QueryParseException") from None
+            raise BadRequest(
+                f"If-Modified-Since is not a date: {value!r}", code="QueryParseException"
+            ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
