@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import sys
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
 from . import runner
+from .connect import connect
 from .destinations import open_destination, warehouse_url
+from .oauth.spec import OAuth2AuthCode
 from .report import Reporter, print_summary
-from .spec.loader import connector_files
+from .spec.loader import LoadedConnector, connector_files
 from .sync import StreamResult
+
+
+def _connect_default(loaded: LoadedConnector, sandbox_url: str) -> None:
+    """An OAuth connector syncs a stored connection: connect `default` through this run's sandbox
+    authorization server (it approves at once), as `manifold connect` would with a browser. Every
+    demo starts a new sandbox, so tokens stored by an earlier one are replaced."""
+    if not isinstance(loaded.spec.auth, OAuth2AuthCode):
+        return
+
+    def browse(message: str) -> None:
+        httpx.get(message.splitlines()[-1], follow_redirects=True, timeout=30)
+
+    connect(loaded, "default", sandbox_url=sandbox_url, timeout=30, announce=browse)
 
 
 def run_demo(warehouse: str | None = None) -> int:
@@ -25,6 +41,7 @@ def run_demo(warehouse: str | None = None) -> int:
     try:
         with runner.running_sandbox(loaded) as sandbox_url:
             for connector in loaded:
+                _connect_default(connector, sandbox_url)
                 results += runner.run_sync(
                     connector, sandbox_url=sandbox_url, destination=destination, progress=reporter.update
                 )
