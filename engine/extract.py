@@ -140,12 +140,14 @@ class StreamReader:
         kept = 0
         if checkpoint:
             run_params = dict(checkpoint.get("run_params") or {})
+            run_headers = dict(checkpoint.get("run_headers") or {})
             patch = RequestPatch.from_dict(checkpoint["patch"])
             high = checkpoint.get("high")
             number = int(checkpoint.get("page", 1))
             kept = int(checkpoint.get("kept", 0))
         else:
             run_params = style.start_params(saved)
+            run_headers = style.start_headers(saved)
             patch = self.paginator.first()
             high = None
             number = 1
@@ -163,6 +165,7 @@ class StreamReader:
         for name in style.dropped_params(saved) if run_params else []:
             base.params.pop(name, None)
         base.params.update(run_params)
+        base.headers.update(run_headers)
         guard = PageGuard(runtime.spec.http.page_cap)
         incremental = self.stream.incremental
         expired_ok: frozenset[int] = frozenset()
@@ -207,6 +210,7 @@ class StreamReader:
                 "checkpoint": {
                     "patch": next_patch.to_dict(),
                     "run_params": run_params,
+                    "run_headers": run_headers,
                     "high": high,
                     "page": number + 1,
                     **({"kept": kept} if cap is not None else {}),

@@ -1,7 +1,7 @@
 """Incremental styles: what a slice sends from its saved state, and what it saves when done.
 
 - `cursor`: records carry a cursor field; its high-water mark is sent next time
-  (Stripe `created[gte]`), minus an optional lookback.
+  (Stripe `created[gte]`), minus an optional lookback; or in a header (Xero `If-Modified-Since`).
 - `server_token`: the provider hands out a token on the last page (Google Calendar
   `nextSyncToken` -> `syncToken`); a configured status (410) means it expired and the
   slice falls back to a full sync on its own.
@@ -14,16 +14,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any, Protocol
 
 from .pages import Page
 from .paths import compile_path
 from .spec.models import ChangeFeedIncremental, CursorIncremental, IncrementalSpec, ServerTokenIncremental
+from .transforms import parse_ms_json_date
 
 
 class IncrementalStyle(Protocol):
     def start_params(self, saved: dict[str, Any]) -> dict[str, Any]:
         """Params this run sends, from the saved slice state."""
+        ...
+
+    def start_headers(self, saved: dict[str, Any]) -> dict[str, str]:
+        """Headers this run sends, from the saved slice state (Xero `If-Modified-Since`)."""
         ...
 
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:
@@ -44,7 +50,12 @@ class IncrementalStyle(Protocol):
 def _as_unix(value: Any) -> int:
     if isinstance(value, int | float):
         return int(value)
-    return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp())
+    text = str(value)
+    if text.startswith("/Date("):  # Microsoft JSON date (Xero): '/Date(1699999999000+0000)/'
+        moment = parse_ms_json_date(text)
+        if moment is not None:
+            return int(moment.timestamp())
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
 
 
 class CursorStyle:
@@ -58,13 +69,24 @@ class CursorStyle:
         if self.spec.format == "iso":
             moment = datetime.fromtimestamp(_as_unix(value) - self.spec.lookback, UTC)
             return moment.isoformat().replace("+00:00", "Z")
+        if self.spec.format == "http_date":
+            moment = datetime.fromtimestamp(_as_unix(value) - self.spec.lookback, UTC)
+            return format_datetime(moment, usegmt=True)
         if self.spec.lookback and isinstance(value, int | float):
             return value - self.spec.lookback
         return value
 
     def start_params(self, saved: dict[str, Any]) -> dict[str, Any]:
         cursor = saved.get("cursor")
-        return {} if cursor is None else {self.spec.param: self._format(cursor)}
+        if cursor is None or self.spec.param is None:
+            return {}
+        return {self.spec.param: self._format(cursor)}
+
+    def start_headers(self, saved: dict[str, Any]) -> dict[str, str]:
+        cursor = saved.get("cursor")
+        if cursor is None or self.spec.header is None:
+            return {}
+        return {self.spec.header: str(self._format(cursor))}
 
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:
         return []
@@ -95,6 +117,9 @@ class TokenStyle:
     def start_params(self, saved: dict[str, Any]) -> dict[str, Any]:
         token = saved.get("token")
         return {} if token is None else {self.spec.param: token}
+
+    def start_headers(self, saved: dict[str, Any]) -> dict[str, str]:
+        return {}
 
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:
         return self.spec.drop_params if saved.get("token") is not None else []
@@ -167,6 +192,9 @@ class FullStyle:
     """No incremental: every run reads everything."""
 
     def start_params(self, saved: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def start_headers(self, saved: dict[str, Any]) -> dict[str, str]:
         return {}
 
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:

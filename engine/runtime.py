@@ -154,6 +154,11 @@ class ConnectorRuntime:
     def close(self) -> None:
         self.client.close()
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The rendered `http.headers`, sent with every request (streams and actions)."""
+        return dict(self._headers)
+
     def url(self, path: str) -> str:
         """A path after the base URL, or an absolute URL (which a sandbox run also redirects)."""
         if path.startswith(("http://", "https://")):

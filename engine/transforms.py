@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import binascii
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -430,6 +431,37 @@ def rfc2822() -> Convert:
     datetime.datetime(2023, 11, 14, 22, 13, 20, tzinfo=datetime.timezone.utc)
     """
     return parse_email_date
+
+
+_MS_JSON_DATE = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")
+
+
+def parse_ms_json_date(value: Any) -> datetime | None:
+    """A Microsoft JSON date (.NET's DataContractJsonSerializer, Xero) -> an aware UTC datetime.
+
+    '/Date(1699999999000+0000)/': milliseconds since the epoch, in UTC; the optional offset only
+    names the writer's time zone and does not move the instant. Empty text is null.
+    """
+    if value.__class__ is not str:
+        return _fail("expected a Microsoft JSON date string, e.g. '/Date(1699999999000+0000)/'")
+    if not value:
+        return None
+    found = _MS_JSON_DATE.fullmatch(value.strip())
+    if found is None:
+        return _fail("expected a Microsoft JSON date, e.g. '/Date(1699999999000+0000)/'")
+    return datetime.fromtimestamp(int(found[1]) / 1000, UTC)
+
+
+@transform("ms_json_date", output="timestamp")
+def ms_json_date() -> Convert:
+    """Microsoft JSON date -> UTC datetime. Xero: `UpdatedDateUTC: "/Date(1699999999000+0000)/"`.
+
+    Into a `date` column it keeps the UTC date (Xero's `Date` and `DueDate` are UTC midnights).
+
+    >>> ms_json_date()("/Date(1699999999000+0000)/")
+    datetime.datetime(2023, 11, 14, 22, 13, 19, tzinfo=datetime.timezone.utc)
+    """
+    return parse_ms_json_date
 
 
 @transform("date", output="date")

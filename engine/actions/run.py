@@ -217,7 +217,10 @@ def _send(
     params = {
         k: v for k, v in _render(request.params, cache, context, connector, name).items() if v is not None
     }
-    headers = {k: str(v) for k, v in _render(request.headers, cache, context, connector, name).items()}
+    headers = {
+        **runtime.headers,
+        **{k: str(v) for k, v in _render(request.headers, cache, context, connector, name).items()},
+    }
     body = _render(request.body, cache, context, connector, name)
     content, content_type = encode(request.encoding, body, request.content_type)
     if content_type:
@@ -266,14 +269,42 @@ def _refusal(
     code_text = None if code is None else runtime.redactor(str(code))
     message_text = None if message is None else runtime.redactor(str(message))[:_MAX_TEXT]
     said = ": ".join(part for part in (code_text, message_text) if part)
+    details = (
+        [runtime.redactor(str(d))[:_MAX_TEXT] for d in collect(body, errors.details)][:20]
+        if errors.details and not isinstance(body, str)
+        else []
+    )
+    more = f": {'; '.join(details)}" if details else ""
     return ActionError(
-        f"{connector}.{name}: the provider refused it ({response.status_code}{', ' + said if said else ''})",
+        f"{connector}.{name}: the provider refused it ({response.status_code}{', ' + said if said else ''}){more}",
         kind="provider",
         status=response.status_code,
         code=code_text,
         provider_message=message_text,
+        problems=details,
         permanent=code_text in errors.permanent,
     )
+
+
+def collect(value: Any, path: str) -> list[Any]:
+    """Every value at a dotted path where '*' steps into each item of a list.
+
+    >>> collect({"Elements": [{"ValidationErrors": [{"Message": "a"}, {"Message": "b"}]}]},
+    ...         "Elements.*.ValidationErrors.*.Message")
+    ['a', 'b']
+    """
+    found = [value]
+    for part in path.split("."):
+        step: list[Any] = []
+        for node in found:
+            if part == "*":
+                step.extend(node if isinstance(node, list) else [])
+            else:
+                inner = get_path(node, part)
+                if inner is not None:
+                    step.append(inner)
+        found = step
+    return [item for item in found if item is not None and not isinstance(item, dict | list)]
 
 
 def _result(

@@ -120,6 +120,11 @@ class ActionErrors(_Strict):
     text: bool = Field(
         False, description="The error body is plain text naming the error ('invalid_payload')."
     )
+    details: str | None = Field(
+        None,
+        description="Body path of further messages, where '*' steps into every item of a list, e.g. Xero "
+        "'Elements.*.ValidationErrors.*.Message': they become the error's `problems`.",
+    )
     permanent: list[str] = Field(
         default_factory=list,
         description="Error codes after which retrying cannot help, e.g. Slack [no_service, channel_is_archived].",

@@ -86,6 +86,14 @@ class ConnectionStore:
         )
         return self._record(rows[0]) if rows else None
 
+    def by_account(self, connector: str, account_id: str) -> ConnectionRecord | None:
+        """The connection of this provider account (Xero tenant), the oldest if several share it."""
+        rows = self.db.query(
+            f"SELECT {_COLUMNS} FROM connections WHERE connector = ? AND account_id = ? ORDER BY created_at, id",
+            [connector, account_id],
+        )
+        return self._record(rows[0]) if rows else None
+
     def list(self, connector: str | None = None) -> list[ConnectionRecord]:
         if connector is None:
             rows = self.db.query(f"SELECT {_COLUMNS} FROM connections ORDER BY connector, id")

@@ -74,8 +74,10 @@ class SandboxApp:
         )
         request = {"connector": name, "method": method, "path": api_path}
         logged = _logged(request, query, parsed, form, headers, secret=oauth is not None)
-        if method == "GET":  # reads keep the log's original shape
-            del logged["form"], logged["headers"]
+        if method == "GET":  # reads keep the log's original shape, headers only when they steer the read
+            del logged["form"]
+            if not any(name in headers for name in READ_HEADERS):
+                del logged["headers"]
         self.log.append({**logged, "status": reply.status})
         return reply
 
@@ -95,6 +97,11 @@ class SandboxApp:
             reply = protocol.error(404, f"Unrecognized request URL ({call.method}: {call.api_path}).")
         elif not isinstance(found, tuple):
             reply = protocol.error(405, f"Method {call.method} is not allowed on {call.api_path}.")
+        elif not _carries(found[0].spec.require_headers, call.headers):
+            missing = ", ".join(found[0].spec.require_headers)
+            reply = protocol.error(
+                403, f"The request needs the header(s) {missing} with this account's value."
+            )
         elif call.body is _INVALID_JSON:
             reply = protocol.error(
                 400, "Error parsing body: the request body is not valid JSON.", code="invalid_json"
@@ -167,6 +174,10 @@ class SandboxApp:
 
 _INVALID_JSON = object()
 
+# Request headers that change what a read returns or whose data it reads: a GET's log entry keeps
+# its headers when it carries one of them.
+READ_HEADERS = ("if-modified-since", "xero-tenant-id")
+
 # Request headers the log keeps (besides whether Authorization was sent, never its value).
 LOGGED_HEADERS = (
     "content-type",
@@ -177,6 +188,8 @@ LOGGED_HEADERS = (
     "stripe-version",
     "stripe-account",
     "notion-version",
+    "xero-tenant-id",
+    "if-modified-since",
 )
 
 
@@ -216,6 +229,11 @@ def logged_headers(headers: Mapping[str, str]) -> dict[str, str | bool]:
     logged: dict[str, str | bool] = {"authorization": "authorization" in headers}
     logged.update((name, headers[name]) for name in LOGGED_HEADERS if name in headers)
     return logged
+
+
+def _carries(required: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+    """Whether `headers` (lower-case names) carry every required header exactly."""
+    return all(headers.get(name.lower()) == value for name, value in required.items())
 
 
 def _key(key: str | list[str] | tuple[str, ...] | None) -> Key:

@@ -170,6 +170,28 @@ def docusign(status: int, message: str, code: str | None, param: str | None) -> 
     return {"errorCode": code or _default(_DOCUSIGN, status, "UNSPECIFIED_ERROR"), "message": message}
 
 
+_XERO_ERRORS = {400: (10, "ValidationException"), 404: (17, "ObjectNotFoundException")}
+
+
+def xero(status: int, message: str, code: str | None, param: str | None) -> Any:
+    """Xero Accounting: `{"ErrorNumber": 10, "Type": "ValidationException", "Message": ...}`; refused
+    credentials come as a problem document `{"Title": "Unauthorized", "Detail": ...}`."""
+    if status in (401, 403):
+        return {
+            "Type": None,
+            "Title": phrase(status),
+            "Status": status,
+            "Detail": code or message,
+            "Instance": secrets.token_hex(16),
+            "Extensions": {},
+        }
+    number, kind = _XERO_ERRORS.get(status, (None, phrase(status).replace(" ", "") + "Exception"))
+    body: dict[str, Any] = {"Type": code or kind, "Message": message}
+    if number is not None:
+        body = {"ErrorNumber": number, **body}
+    return body
+
+
 def generic(status: int, message: str, code: str | None, param: str | None) -> Any:
     error: dict[str, Any] = {"status": status, "code": code or phrase(status), "message": message}
     if param:
@@ -187,5 +209,6 @@ ERROR_SHAPES: dict[str, ErrorShape] = {
     "slack": slack,
     "tiktok": tiktok,
     "docusign": docusign,
+    "xero": xero,
     "generic": generic,
 }

@@ -231,17 +231,35 @@ class CursorIncremental(_Strict):
     """Records carry a cursor field (timestamp or integer); its high-water mark is sent next time.
 
     Stripe: `incremental: {type: cursor, field: created, param: "created[gte]"}`.
+    Xero: `{type: cursor, field: UpdatedDateUTC, header: If-Modified-Since, format: iso}`, the
+    field read as `/Date(1699999999000+0000)/`.
     """
 
     type: Literal["cursor"]
     field: str = Field(description="Record path of the cursor value, e.g. 'created'.")
-    param: str = Field(description="Query parameter that takes the stored value, e.g. 'created[gte]'.")
+    param: str | None = Field(
+        None, description="Query parameter that takes the stored value, e.g. 'created[gte]'."
+    )
+    header: str | None = Field(
+        None,
+        description="Request header that takes the stored value instead of a parameter, e.g. "
+        "'If-Modified-Since' (Xero).",
+    )
     lookback: int = Field(
         0, ge=0, description="Subtracted from the stored value (same unit) to catch late writes."
     )
-    format: Literal["raw", "unix_seconds", "iso"] = Field(
-        "raw", description="How the stored value is sent: as read, or converted to unix seconds or ISO 8601."
+    format: Literal["raw", "unix_seconds", "iso", "http_date"] = Field(
+        "raw",
+        description="How the stored value is sent: as read, or converted to unix seconds, ISO 8601 "
+        "('2023-11-14T22:13:20Z') or an RFC 9110 HTTP-date ('Tue, 14 Nov 2023 22:13:20 GMT'). Values "
+        "read as unix seconds, ISO 8601 or Microsoft JSON dates ('/Date(1699999999000+0000)/') convert.",
     )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CursorIncremental:
+        if (self.param is None) == (self.header is None):
+            raise ValueError("give exactly one of param (a query parameter) or header")
+        return self
 
 
 class ServerTokenIncremental(_Strict):
@@ -453,6 +471,11 @@ class SandboxRoute(_Strict):
     protocol: str = Field(description="Provider protocol, e.g. 'stripe_list', 'google_page_token'.")
     fixture: str = Field(description="JSON file, relative to the connector file.")
     options: dict[str, Any] = Field(default_factory=dict, description="Protocol options, e.g. kind.")
+    require_headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Headers this route's requests must carry besides the sandbox's `require_headers`, "
+        "else 403, e.g. Xero's {xero-tenant-id: ...} on Accounting routes but not on /connections.",
+    )
 
 
 class SandboxSpec(_Strict):

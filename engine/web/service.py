@@ -57,7 +57,13 @@ class Service:
         for name, loaded in connectors.items():  # the process's environment does not change
             service._env[name] = sandbox_environ(loaded) if settings.sandbox_url else dict(os.environ)
         service.receivers = {
-            name: Receiver(loaded, service.env(name), connections=service.connections.get, keys=service.keys)
+            name: Receiver(
+                loaded,
+                service.env(name),
+                connections=service.connections.get,
+                accounts=service.connections.by_account,
+                keys=service.keys,
+            )
             for name, loaded in connectors.items()
             if loaded.spec.webhooks is not None
         }

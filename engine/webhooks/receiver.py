@@ -25,6 +25,7 @@ import orjson
 from ..control.connections import ConnectionRecord
 from ..control.inbox import AuditEntry, Delivery
 from ..errors import TemplateError
+from ..paths import compile_path
 from ..templating import CompiledTemplate, compile_template
 from .decoding import UndecodableField, decode_body
 from .errors import WebhookConfigError, WebhookRejected
@@ -68,6 +69,8 @@ SAFE_HEADERS = frozenset(
 )
 MAX_HEADER_VALUE = 1024
 ConnectionLookup = Callable[[str, str], ConnectionRecord | None]
+# (connector, provider account id) -> the stored connection of that account
+AccountLookup = Callable[[str, str], ConnectionRecord | None]
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class Receiver:
         env: Mapping[str, str],
         *,
         connections: ConnectionLookup | None = None,
+        accounts: AccountLookup | None = None,
         keys: KeyStore | None = None,
         clock: Callable[[], float] = time.time,
     ):
@@ -125,6 +129,8 @@ class Receiver:
         self.keys = keys or DEFAULT_KEYS
         self.clock = clock
         self._connections = connections
+        self._accounts = accounts
+        self._account = compile_path(self.spec.account) if self.spec.account else None
         declared = [*loaded.spec.env, *self.spec.env]
         # An unset receiver variable renders empty and that secret is skipped (a retired DocuSign
         # key); with no secret at all, deliveries are answered 503 naming what to set.
@@ -147,7 +153,11 @@ class Receiver:
     def needs_thread(self) -> bool:
         """True when deciding may block: keys fetched over HTTP, or a connection read from the
         control store (run it off the event loop)."""
-        return self.spec.per_connection or self.spec.verify.scheme in ("jwt", "rsa_cert")
+        return (
+            self.spec.per_connection
+            or self._account is not None
+            or self.spec.verify.scheme in ("jwt", "rsa_cert")
+        )
 
     def _render(self, record: ConnectionRecord | None) -> tuple[AnyVerify, list[str], str]:
         context: dict[str, Any] = {
@@ -248,13 +258,23 @@ class Receiver:
         delivery = Delivery(
             connector=self.name,
             event_id=identity.id,
-            connection_id=incoming.connection_id,
+            connection_id=incoming.connection_id or self._account_connection(parsed),
             event_type=identity.type,
             headers=safe_headers(incoming.headers),
             body=incoming.body,
             received_at=iso_time(incoming.received_at),
         )
         return Decision(Reply(200, b'{"received":true}', "application/json"), delivery=delivery)
+
+    def _account_connection(self, parsed: Any) -> str | None:
+        """The stored connection of the account the body names (`webhooks.account`), if any."""
+        if self._account is None or self._accounts is None:
+            return None
+        account = self._account(parsed)
+        if account is None or isinstance(account, dict | list) or account == "":
+            return None
+        record = self._accounts(self.name, str(account))
+        return record.id if record is not None else None
 
     def _handshake(self, incoming: Incoming, reply: Reply) -> Decision:
         outcome = "handshake" if reply.status < 400 else "rejected"

@@ -354,6 +354,12 @@ class WebhooksSpec(_Strict):
         description="Deliveries to the shared URL belong to the connection whose stored account matches a "
         "body value, e.g. Gmail {path: message.data.emailAddress, account: emailAddress}.",
     )
+    account: str | None = Field(
+        None,
+        description="Body path of the provider account a delivery to /webhooks/{connector} belongs to, e.g. "
+        "Xero 'events.0.tenantId': it is filed under the stored connection with that account id (none "
+        "found: the default connection).",
+    )
     events: dict[str, EventEffect] = Field(
         default_factory=dict,
         description="Event type -> what it does: `apply` records to models, queue a `sync`. '*' matches "

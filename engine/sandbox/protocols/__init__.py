@@ -6,13 +6,14 @@ would in production. Parameters a provider would refuse raise `BadRequest`, rend
 provider's error shape (`error_shapes.py`). Every protocol also takes the options `errors`
 (an error shape name) and `id_field` (record path of the id, default 'id').
 
-Write protocols (`create`, `update`; `writes.py`) change their collection route's data instead,
+Write protocols (`create`, `update`, `batch_upsert`; `writes.py`) change their collection route's data instead,
 so later reads see the change; `slack_webhook` takes deliveries and answers in plain text.
 
 The registry maps the `protocol:` name of a sandbox route to its class.
 """
 
 from engine.sandbox.protocols.base import BadRequest, Protocol
+from engine.sandbox.protocols.batches import BatchUpsert
 from engine.sandbox.protocols.creates import Create, Retrieve, Update
 from engine.sandbox.protocols.docusign import DocuSignEnvelopes
 from engine.sandbox.protocols.generic import LinkHeader, OffsetLimit, PageNumber, Single
@@ -27,6 +28,7 @@ from engine.sandbox.protocols.stripe import StripeList
 from engine.sandbox.protocols.tiktok import TikTokVideoList
 from engine.sandbox.protocols.whatsapp import WhatsAppSend
 from engine.sandbox.protocols.writes import Collection, WriteProtocol
+from engine.sandbox.protocols.xero import XeroList
 
 PROTOCOLS: dict[str, type[Protocol]] = {
     cls.name: cls
@@ -50,6 +52,8 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         TikTokVideoList,
         GmailHistory,
         GmailSend,
+        XeroList,
+        BatchUpsert,
     )
 }
 
