@@ -31,6 +31,7 @@ from ..mapping import RowMapper, compile_filter
 from ..models import ModelSpec, load_models
 from ..paths import get_path
 from ..spec.loader import LoadedConnector
+from ..spec.models import FieldMapping
 from ..transforms import parse_timestamp
 from .events import ApplyRecord, EventEffect, QueueSync
 
@@ -90,6 +91,14 @@ def _event_time(value: Any) -> datetime:
     return parsed
 
 
+def override_fields(
+    base: Mapping[str, str | FieldMapping], over: Mapping[str, Any]
+) -> dict[str, str | FieldMapping]:
+    """A stream's fields with an event's own laid over them (raises pydantic's error when bad)."""
+    extra = {c: v if isinstance(v, str) else FieldMapping.model_validate(v) for c, v in over.items()}
+    return {**base, **extra}
+
+
 class EventApplier:
     """One connector's events -> batches, through its streams' mappings (compiled once)."""
 
@@ -107,6 +116,20 @@ class EventApplier:
             model = models[stream.into]
             self._mappers[stream_name] = (RowMapper(model, stream.mapped_fields(), spec.name), model)
         self._filters = {name: compile_filter(spec.streams[name].filter) for name in streams}
+        self._streams = spec.streams
+        self._overridden: dict[tuple[str, bytes], tuple[RowMapper, ModelSpec]] = {}
+
+    def _mapper(self, apply: ApplyRecord) -> tuple[RowMapper, ModelSpec]:
+        """The stream's mapper, or (compiled once) one with the event's own `fields` laid over it."""
+        if not apply.fields:
+            return self._mappers[apply.stream]
+        key = (apply.stream, orjson.dumps(apply.fields, option=orjson.OPT_SORT_KEYS))
+        found = self._overridden.get(key)
+        if found is None:
+            model = self._mappers[apply.stream][1]
+            fields = override_fields(self._streams[apply.stream].mapped_fields(), apply.fields)
+            found = self._overridden[key] = (RowMapper(model, fields, self.name), model)
+        return found
 
     def _effect(self, event_type: str | None) -> EventEffect | None:
         if event_type is not None and event_type.startswith(RESULT_EVENT_PREFIX):
@@ -140,7 +163,7 @@ class EventApplier:
                 records = [r for r in records if keep(r)]
             if not records:
                 continue
-            mapper, model = self._mappers[apply.stream]
+            mapper, model = self._mapper(apply)
             rows = mapper.to_arrow(records, connection_id, now, version_at=version_at)
             batches.append(Batch(model.name, rows, model.table_key, "merge", versioned=True))
         return EventPlan(batches, effect.sync, connection_id)

@@ -13,12 +13,12 @@ The registry maps the `protocol:` name of a sandbox route to its class.
 """
 
 from engine.sandbox.protocols.base import BadRequest, Protocol
-from engine.sandbox.protocols.creates import Create, Update
+from engine.sandbox.protocols.creates import Create, Fetch, Update
 from engine.sandbox.protocols.generic import LinkHeader, OffsetLimit, PageNumber, Single
 from engine.sandbox.protocols.google import GooglePageToken
 from engine.sandbox.protocols.graph import GraphCursor
 from engine.sandbox.protocols.notion import NotionPostCursor
-from engine.sandbox.protocols.paypal import PayPalPages
+from engine.sandbox.protocols.paypal import PayPalPages, PayPalTransactionSearch
 from engine.sandbox.protocols.slack import SlackCursor
 from engine.sandbox.protocols.slack_webhook import SlackWebhook
 from engine.sandbox.protocols.stripe import StripeList
@@ -31,6 +31,7 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         GooglePageToken,
         GraphCursor,
         PayPalPages,
+        PayPalTransactionSearch,
         NotionPostCursor,
         LinkHeader,
         OffsetLimit,
@@ -39,6 +40,7 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         Single,
         Create,
         Update,
+        Fetch,
         SlackWebhook,
     )
 }

@@ -36,8 +36,8 @@ class Create(WriteProtocol):
                "message": "Missing required param: amount."}}
     Options: `object` (the "object" field, none by default), `id_prefix` ('pi_'), `required`
     (field paths, 'a.b' for nested), `defaults` (fields under the received ones),
-    `timestamp_field` (e.g. 'created', or a list of them: unix seconds now), `status` (200;
-    PayPal 201), and the
+    `timestamp_field` (e.g. 'created', or a list of them: unix seconds now), `timestamp_format`
+    ('unix_seconds'; PayPal 'iso': '2025-06-01T10:00:00Z'), `status` (200; PayPal 201), and the
     write options `collection`, `idempotency_header`, `request_only` (see `writes`).
     """
 
@@ -50,6 +50,7 @@ class Create(WriteProtocol):
         "required": [],
         "defaults": {},
         "timestamp_field": None,
+        "timestamp_format": "unix_seconds",
         "status": 200,
     }
 
@@ -71,7 +72,7 @@ class Create(WriteProtocol):
             stamped["object"] = self.options["object"]
         # id and object lead the object, as in the provider's replies, and win over the body
         record = merged(merged(stamped, merged(self.options["defaults"], received)), stamped)
-        _stamp(record, self._timestamps)
+        _stamp(record, self._timestamps, self.options["timestamp_format"])
         collection.save(record)
         return json_reply(record, self.options["status"])
 
@@ -89,8 +90,10 @@ class Update(WriteProtocol):
     "message": "No such invoice: 'in_x'"}}.
     Options: `object` (the noun in that message), `set` (fields the server sets, e.g.
     {status: open}), `timestamp_field` (e.g. 'status_transitions.finalized_at', or a list),
-    `status` (200),
-    and the write options `collection`, `idempotency_header`, `request_only`.
+    `timestamp_format` ('unix_seconds' or 'iso'), `status` (200), `reply` (what the answer is
+    instead of the object: a JSON object whose strings have '{id}' replaced by the object's id,
+    e.g. PayPal's send: {href: "https://www.paypal.com/invoice/p/#{id}", rel: payer-view,
+    method: GET}), and the write options `collection`, `idempotency_header`, `request_only`.
     """
 
     name = "update"
@@ -100,7 +103,9 @@ class Update(WriteProtocol):
         "object": "object",
         "set": {},
         "timestamp_field": None,
+        "timestamp_format": "unix_seconds",
         "status": 200,
+        "reply": None,
     }
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
@@ -128,9 +133,46 @@ class Update(WriteProtocol):
             )
         record = merged(merged(entry.record, self.received(call)), self.options["set"])
         set_path(record, self._id_field, self._id_of(entry.record))
-        _stamp(record, self._timestamps)
+        _stamp(record, self._timestamps, self.options["timestamp_format"])
         collection.save(record)
+        reply = self.options["reply"]
+        if reply is not None:
+            return json_reply(_with_id(reply, str(self._id_of(entry.record))), self.options["status"])
         return json_reply(record, self.options["status"])
+
+
+class Fetch(WriteProtocol):
+    """A GET of one object of a collection by its id (the last placeholder): what the create and
+    update routes wrote, and the fixture's objects. It writes nothing; it is bound like the write
+    routes so that it reads their collection.
+
+    GET /v2/invoicing/invoices/INV2-Z56S-5LLA-Q52L-CPZ5  -> 200 {"id": "INV2-Z56S-...", ...}
+
+    The collection is the GET route at the path before the placeholder; an unknown id is a 404
+    in the route's error shape. Options: `object` (the noun in that message), and `collection`.
+    """
+
+    name = "get"
+    error_style = "stripe"
+    defaults: ClassVar[dict[str, Any]] = {**WRITE_OPTIONS, "object": "object"}
+
+    def collection_path(self, path: str) -> str:
+        start = path.rfind("{")
+        if start < 0:
+            raise ValueError(f"a get route needs the object's id as a placeholder, e.g. {path}/{{id}}")
+        return path[:start].rstrip("/")
+
+    def write(self, call: Call, collection: Collection) -> Reply:
+        param, object_id = list(call.path_params.items())[-1]
+        entry = collection.find(object_id)
+        if entry is None:
+            raise BadRequest(
+                f"No such {self.options['object']}: '{object_id}'",
+                status=404,
+                code="resource_missing",
+                param=param,
+            )
+        return json_reply(entry.record, 200)
 
 
 def _timestamp_fields(options: Mapping[str, Any]) -> list[str]:
@@ -140,16 +182,32 @@ def _timestamp_fields(options: Mapping[str, Any]) -> list[str]:
     return field_names(options, "timestamp_field")
 
 
-def _stamp(record: dict[str, Any], fields: list[str]) -> None:
-    now = int(time.time())
+def _stamp(record: dict[str, Any], fields: list[str], form: str = "unix_seconds") -> None:
+    now: int | str = int(time.time())
+    if form == "iso":
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    elif form != "unix_seconds":
+        raise ValueError("option timestamp_format must be unix_seconds or iso")
     for name in fields:
         set_path(record, name, now)
+
+
+def _with_id(value: Any, object_id: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{id}", object_id)
+    if isinstance(value, dict):
+        return {k: _with_id(v, object_id) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_id(v, object_id) for v in value]
+    return value
 
 
 def _check(options: Mapping[str, Any]) -> None:
     for name in ("defaults", "set"):
         if name in options and not isinstance(options[name], dict):
             raise ValueError(f"option {name} must be a mapping of fields")
+    if options.get("timestamp_format", "unix_seconds") not in ("unix_seconds", "iso"):
+        raise ValueError("option timestamp_format must be unix_seconds or iso")
     status = options["status"]
     if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status < 300:
         raise ValueError("option status must be a 2xx status code")
