@@ -12,11 +12,11 @@ import pytest
 
 from engine.destinations.duckdb import DuckDBDestination
 from engine.incremental import WindowStyle, build_incremental
+from engine.models import load_models
 from engine.runtime import Connection, ConnectorRuntime
 from engine.spec.loader import load_connector
 from engine.spec.models import WindowsIncremental, duration_seconds
 from engine.sync import StreamSync
-from engine.models import load_models
 
 NOW = datetime(2025, 4, 10, 12, 0, 0, tzinfo=UTC)
 

@@ -34,7 +34,11 @@ INVOICE = {
     "note": "Thank you for your business.",
     "term_type": "NET_30",
     "items": [
-        {"name": "Sponsored reel", "quantity": "1", "unit_amount": {"currency_code": "USD", "value": "1500.00"}},
+        {
+            "name": "Sponsored reel",
+            "quantity": "1",
+            "unit_amount": {"currency_code": "USD", "value": "1500.00"},
+        },
         {"name": "Usage rights", "quantity": "2", "unit_amount": {"currency_code": "USD", "value": "125.00"}},
     ],
 }
@@ -44,14 +48,23 @@ def action(space: Workspace, given: dict[str, Any]) -> tuple[int, Any, str]:
     assert space.sandbox is not None
     env = space.env(MANIFOLD_SECRET_KEY=os.environ["MANIFOLD_SECRET_KEY"])
     done = space.cli(
-        "action", "paypal", "create_invoice", "--input", json.dumps(given), "--sandbox-url", space.sandbox.url, env=env
+        "action",
+        "paypal",
+        "create_invoice",
+        "--input",
+        json.dumps(given),
+        "--sandbox-url",
+        space.sandbox.url,
+        env=env,
     )
     return done.returncode, json.loads(done.stdout) if done.returncode == 0 else None, done.stderr
 
 
 def posts(space: Workspace) -> list[dict[str, Any]]:
     assert space.sandbox is not None
-    return [r for r in space.sandbox.requests("paypal") if r["method"] == "POST" and r["path"].startswith("/v2/")]
+    return [
+        r for r in space.sandbox.requests("paypal") if r["method"] == "POST" and r["path"].startswith("/v2/")
+    ]
 
 
 @pytest.fixture
@@ -129,7 +142,11 @@ def capture_event(event_id: str, event_type: str, status: str, at: str) -> dict[
             "create_time": "2025-01-08T10:15:40Z",
             "update_time": at,
             "links": [
-                {"href": "https://api.paypal.com/v2/payments/captures/5O190127TN364715T", "rel": "self", "method": "GET"},
+                {
+                    "href": "https://api.paypal.com/v2/payments/captures/5O190127TN364715T",
+                    "rel": "self",
+                    "method": "GET",
+                },
                 {
                     "href": "https://api.paypal.com/v2/payments/captures/5O190127TN364715T/refund",
                     "rel": "refund",
@@ -138,8 +155,16 @@ def capture_event(event_id: str, event_type: str, status: str, at: str) -> dict[
             ],
         },
         "links": [
-            {"href": f"https://api.paypal.com/v1/notifications/webhooks-events/{event_id}", "rel": "self", "method": "GET"},
-            {"href": f"https://api.paypal.com/v1/notifications/webhooks-events/{event_id}/resend", "rel": "resend", "method": "POST"},
+            {
+                "href": f"https://api.paypal.com/v1/notifications/webhooks-events/{event_id}",
+                "rel": "self",
+                "method": "GET",
+            },
+            {
+                "href": f"https://api.paypal.com/v1/notifications/webhooks-events/{event_id}/resend",
+                "rel": "resend",
+                "method": "POST",
+            },
         ],
     }
 
@@ -158,7 +183,13 @@ def invoice_event(space: Workspace, event_id: str, at: str) -> dict[str, Any]:
         "resource_version": "2.0",
         "summary": "An invoice was paid",
         "resource": {"invoice": sent},
-        "links": [{"href": f"https://api.paypal.com/v1/notifications/webhooks-events/{event_id}", "rel": "self", "method": "GET"}],
+        "links": [
+            {
+                "href": f"https://api.paypal.com/v1/notifications/webhooks-events/{event_id}",
+                "rel": "self",
+                "method": "GET",
+            }
+        ],
     }
 
 
@@ -197,18 +228,24 @@ def test_webhooks_through_manifold_serve_are_verified_stored_and_applied(
     control_url = os.environ["MANIFOLD_CONTROL_URL"]
     settings = settings_for(tmp_path, space.connectors, control_url=control_url)
     later = datetime.fromtimestamp(now + 60, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    capture = json.dumps(capture_event("WH-58D329510W468432D-8HN650336L201105X", "PAYMENT.CAPTURE.DENIED", "DECLINED", later)).encode()
+    capture = json.dumps(
+        capture_event("WH-58D329510W468432D-8HN650336L201105X", "PAYMENT.CAPTURE.DENIED", "DECLINED", later)
+    ).encode()
     paid = json.dumps(invoice_event(space, "WH-2WR32451HC0233532-67976317FL4543714", later)).encode()
     with running_service(settings, keys=KeyStore(fetch)) as running, running.client() as client:
         assert client.post("/webhooks/paypal", content=capture, headers=signed(capture)).status_code == 200
-        assert client.post("/webhooks/paypal", content=capture, headers=signed(capture)).status_code == 200  # a redelivery
+        assert (
+            client.post("/webhooks/paypal", content=capture, headers=signed(capture)).status_code == 200
+        )  # a redelivery
         assert client.post("/webhooks/paypal", content=paid, headers=signed(paid)).status_code == 200
         forged = client.post("/webhooks/paypal", content=capture, headers=signed(capture, signer="attacker"))
         assert forged.status_code == 401
         tampered = capture.replace(b"120.00", b"1.00")
         assert client.post("/webhooks/paypal", content=tampered, headers=signed(capture)).status_code == 401
         elsewhere = "https://certs.evil.example.com/v1/notifications/certs/CERT-360caa42"
-        off_list = client.post("/webhooks/paypal", content=capture, headers=signed(capture, cert_url=elsewhere))
+        off_list = client.post(
+            "/webhooks/paypal", content=capture, headers=signed(capture, cert_url=elsewhere)
+        )
         assert off_list.status_code == 401
         stored = running.service.db.query(
             "SELECT event_id, event_type FROM webhook_events WHERE connector = 'paypal' ORDER BY event_id"
@@ -224,7 +261,9 @@ def test_webhooks_through_manifold_serve_are_verified_stored_and_applied(
     (payment,) = space.query(
         "SELECT kind, status, amount, fee, invoice_id, parent_id FROM payments WHERE id = '5O190127TN364715T'"
     )
-    assert payment[:2] == ("capture", "declined") and str(payment[2]) == "120.00" and str(payment[3]) == "3.98"
+    assert (
+        payment[:2] == ("capture", "declined") and str(payment[2]) == "120.00" and str(payment[3]) == "3.98"
+    )
     assert payment[4:] == ("ACME-1001", "5O190127TN364715T")
     assert space.query(
         "SELECT status, amount_paid, amount_remaining FROM invoices WHERE id = 'INV2-Z56S-5LLA-Q52L-CPZ5'"

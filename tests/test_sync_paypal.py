@@ -169,15 +169,22 @@ def test_transaction_search_refuses_what_paypal_refuses(workspace: Workspace) ->
             "description": "start_date is required.",
         }
         no_seconds = http.get(
-            TRANSACTIONS, params={"start_date": "2025-01-01T00:00Z", "end_date": "2025-01-02T00:00:00Z"}, headers=headers
+            TRANSACTIONS,
+            params={"start_date": "2025-01-01T00:00Z", "end_date": "2025-01-02T00:00:00Z"},
+            headers=headers,
         )
         assert no_seconds.json()["details"][0]["issue"] == "INVALID_PARAMETER_SYNTAX"
         ok = http.get(
             TRANSACTIONS,
-            params={"start_date": "2025-01-01T00:00:00Z", "end_date": "2025-02-01T00:00:00Z", "page_size": "1"},
+            params={
+                "start_date": "2025-01-01T00:00:00Z",
+                "end_date": "2025-02-01T00:00:00Z",
+                "page_size": "1",
+            },
             headers=headers,
         ).json()
         assert (ok["total_items"], ok["total_pages"], ok["page"]) == (2, 2, 1)
-        assert set(ok["transaction_details"][0]) == {"transaction_info"}  # fields defaults to transaction_info
+        assert set(ok["transaction_details"][0]) == {
+            "transaction_info"
+        }  # fields defaults to transaction_info
         assert [link["rel"] for link in ok["links"]] == ["self", "next", "last"]
-

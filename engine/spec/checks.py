@@ -152,7 +152,9 @@ def _check_event_streams(spec: ConnectorSpec, models: dict[str, ModelSpec] | Non
                 from ..webhooks.apply import override_fields
 
                 try:
-                    RowMapper(models[stream.into], override_fields(stream.mapped_fields(), apply.fields), spec.name)
+                    RowMapper(
+                        models[stream.into], override_fields(stream.mapped_fields(), apply.fields), spec.name
+                    )
                 except (MappingError, pydantic.ValidationError) as exc:
                     problems.append(((*at, "fields"), str(exc)))
         for name in effect.sync.streams if effect.sync else []:

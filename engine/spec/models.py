@@ -290,7 +290,8 @@ class WindowsIncremental(_Strict):
     end_param: str = Field(description="Query parameter of the window's end, e.g. 'end_date'.")
     step: Duration = Field(description="Longest window, e.g. '31d' (PayPal's maximum range).")
     overlap: Duration = Field(
-        0, description="How far each window starts before the previous one ended, e.g. '3h' for data that lags."
+        0,
+        description="How far each window starts before the previous one ended, e.g. '3h' for data that lags.",
     )
     initial_lookback: Duration = Field(
         "30d", description="Where the first run starts, before now, when `start` is not given."

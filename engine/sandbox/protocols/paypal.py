@@ -120,7 +120,9 @@ class PayPalTransactionSearch(Protocol):
             bounds[name] = _moment(value)
         start, end = bounds["start_date"], bounds["end_date"]
         if end < start:
-            return _invalid("end_date", query["end_date"], "INVALID_PARAMETER_VALUE", "end_date is before start_date.")
+            return _invalid(
+                "end_date", query["end_date"], "INVALID_PARAMETER_VALUE", "end_date is before start_date."
+            )
         if end - start > timedelta(days=int(self.options["max_days"])):
             return _invalid(
                 "end_date",
@@ -131,7 +133,11 @@ class PayPalTransactionSearch(Protocol):
         issue = "INVALID_PARAMETER_VALUE"
         page = int_param(query, "page", 1, code=issue)
         size = int_param(
-            query, "page_size", self.options["default_page_size"], high=self.options["max_page_size"], code=issue
+            query,
+            "page_size",
+            self.options["default_page_size"],
+            high=self.options["max_page_size"],
+            code=issue,
         )
         inside = []
         for entry in data.live:
