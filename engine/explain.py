@@ -124,6 +124,10 @@ def explain(loaded: LoadedConnector, *, environ: Mapping[str, str], stream: str 
         out.append("")
         out.append(f"{number}. {name}{' — ' + s.description if s.description else ''}")
         request = s.request
+        if request is None:
+            out.append("   no request: webhooks and action results fill it")
+            out.append(f"   into: table {s.into}")
+            continue
         out.append(f"   {request.method} {spec.base_url}{request.path}")
         for key, value in request.params.items():
             out.append(f"     ?{key}={value}")

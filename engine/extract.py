@@ -26,6 +26,7 @@ from .pagination import PageGuard, build_paginator
 from .paths import compile_path
 from .runtime import ConnectorRuntime, apply_patch
 from .spec.models import ChangeFeedIncremental, ServerTokenIncremental, StreamSpec
+from .templating import compile_template
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,11 @@ class StreamReader:
         self.name = name
         self.stream: StreamSpec = runtime.spec.streams[name]
         self.paginator = build_paginator(self.stream.paging)
-        self.incremental = build_incremental(self.stream.incremental)
+        self.incremental = build_incremental(
+            self.stream.incremental,
+            clock=lambda: runtime.now,
+            render=lambda template: compile_template(template).render(runtime.context),
+        )
         self._records = compile_path(self.stream.records)
         self._filter = compile_filter(self.stream.filter)
         self._key_getters = [compile_path(k) for k in self.stream.primary_key]
@@ -201,10 +206,19 @@ class StreamReader:
             kept += len(records)
             high = style.observe(records, high)
             if next_patch is None:
-                yield PageItem(
-                    piece.key, records, style.finish(saved, high, page), number, url, True, piece.values
-                )
-                return
+                finished, following = style.advance(run_params, style.finish(saved, high, page))
+                if following is None:
+                    yield PageItem(piece.key, records, finished, number, url, True, piece.values)
+                    return
+                # The next run of the same slice (the next date window): its state is committed
+                # with this page, so a killed sync resumes at the window not yet read.
+                yield PageItem(piece.key, records, finished, number, url, False, piece.values)
+                saved, run_params, high = finished, following, None
+                base.params.update(following)
+                patch = self.paginator.first()
+                guard = PageGuard(runtime.spec.http.page_cap - guard.pages)
+                number += 1
+                continue
             state = {
                 **{k: v for k, v in saved.items() if k != "checkpoint"},
                 "checkpoint": {

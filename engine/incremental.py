@@ -9,17 +9,28 @@
   from a `historyId`); the first token comes from a request made before the full run
   (users.getProfile) or from the full run's records. The reader (engine/extract.py) asks
   `feeding(saved)` which request and records path a run uses.
+- `windows`: bounded date windows sent as two parameters (PayPal Transaction Search's
+  `start_date`/`end_date`, at most 31 days); one run reads window after window up to now, and
+  the saved state is the end of the last completed window.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, Protocol
 
 from .pages import Page
 from .paths import compile_path
-from .spec.models import ChangeFeedIncremental, CursorIncremental, IncrementalSpec, ServerTokenIncremental
+from .spec.models import (
+    ChangeFeedIncremental,
+    CursorIncremental,
+    IncrementalSpec,
+    ServerTokenIncremental,
+    WindowsIncremental,
+    duration_seconds,
+)
 from .transforms import parse_ms_json_date
 
 
@@ -45,6 +56,13 @@ class IncrementalStyle(Protocol):
         ...
 
     def expired(self, status: int) -> bool: ...
+
+    def advance(
+        self, run_params: dict[str, Any], state: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """After a run's last page: the slice state to save, and the params of the next run in
+        this same sync (None: the slice is done). Only `windows` runs more than once."""
+        ...
 
 
 def _as_unix(value: Any) -> int:
@@ -108,6 +126,11 @@ class CursorStyle:
     def expired(self, status: int) -> bool:
         return False
 
+    def advance(
+        self, run_params: dict[str, Any], state: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        return state, None
+
 
 class TokenStyle:
     def __init__(self, spec: ServerTokenIncremental):
@@ -136,6 +159,11 @@ class TokenStyle:
     def expired(self, status: int) -> bool:
         return status in self.spec.expired_status
 
+    def advance(
+        self, run_params: dict[str, Any], state: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        return state, None
+
 
 def _token_key(value: Any) -> tuple[int, Any]:
     """Numeric strings (Gmail's uint64 history ids) compare as numbers, others as text."""
@@ -162,6 +190,14 @@ class FeedStyle:
     def start_params(self, saved: dict[str, Any]) -> dict[str, Any]:
         token = saved.get("token")
         return {} if token is None else {self.spec.param: token}
+
+    def start_headers(self, saved: dict[str, Any]) -> dict[str, str]:
+        return {}
+
+    def advance(
+        self, run_params: dict[str, Any], state: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        return state, None
 
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:
         return []
@@ -209,12 +245,141 @@ class FullStyle:
     def expired(self, status: int) -> bool:
         return False
 
+    def advance(
+        self, run_params: dict[str, Any], state: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        return state, None
 
-def build_incremental(spec: IncrementalSpec | None) -> IncrementalStyle:
+
+def _moment(value: Any) -> datetime:
+    """An ISO 8601 date or time (or a datetime/date) -> an aware UTC datetime."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    else:
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class WindowStyle:
+    """Date windows of at most `step`, each starting `overlap` before the previous one ended.
+
+    >>> now = datetime(2025, 3, 1, tzinfo=UTC)
+    >>> style = WindowStyle(WindowsIncremental(type="windows", start_param="start_date",
+    ...     end_param="end_date", step="31d", overlap="3h", start="2025-01-01"), clock=lambda: now)
+    >>> style.start_params({})
+    {'start_date': '2025-01-01T00:00:00Z', 'end_date': '2025-02-01T00:00:00Z'}
+    >>> style.advance(style.start_params({}), {})
+    ({'cursor': '2025-02-01T00:00:00Z'}, {'start_date': '2025-01-31T21:00:00Z', 'end_date': '2025-03-01T00:00:00Z'})
+
+    The state is `{"cursor": <end of the last completed window, ISO 8601 UTC>}`; a run ends
+    with the window that ends at its `now` (fixed when the run starts).
+    """
+
+    def __init__(
+        self,
+        spec: WindowsIncremental,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        render: Callable[[str], Any] | None = None,
+    ):
+        self.spec = spec
+        self.step = timedelta(seconds=duration_seconds(spec.step))
+        self.overlap = timedelta(seconds=duration_seconds(spec.overlap))
+        self.lookback = timedelta(seconds=duration_seconds(spec.initial_lookback))
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._render = render
+        self._now: datetime | None = None
+
+    @property
+    def now(self) -> datetime:
+        """The run's now, read once: every window of the run ends at most here."""
+        if self._now is None:
+            self._now = self._clock().astimezone(UTC).replace(microsecond=0)
+        return self._now
+
+    def first_start(self) -> datetime:
+        configured = self._render(self.spec.start) if self.spec.start and self._render else self.spec.start
+        if configured not in (None, ""):
+            return min(_moment(configured), self.now)
+        return self.now - self.lookback
+
+    def window(self, start: datetime) -> dict[str, Any]:
+        end = min(start + self.step, self.now)
+        return {self.spec.start_param: self.format(start), self.spec.end_param: self.format(end)}
+
+    def format(self, moment: datetime) -> Any:
+        kind = self.spec.format
+        if kind == "iso":
+            return _iso(moment)
+        if kind == "iso_millis":
+            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        if kind == "date":
+            return moment.astimezone(UTC).strftime("%Y-%m-%d")
+        if kind == "unix_seconds":
+            return int(moment.timestamp())
+        return moment.astimezone(UTC).strftime(kind)
+
+    def parse(self, value: Any) -> datetime:
+        """A bound as sent -> the moment (to know where a checkpointed window ends)."""
+        kind = self.spec.format
+        if kind == "unix_seconds":
+            return datetime.fromtimestamp(int(value), UTC)
+        if kind in ("iso", "iso_millis", "date"):
+            return _moment(value)
+        parsed = datetime.strptime(str(value), kind)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+    def start_headers(self, saved: dict[str, Any]) -> dict[str, str]:
+        return {}
+
+    def start_params(self, saved: dict[str, Any]) -> dict[str, Any]:
+        cursor = saved.get("cursor")
+        start = self.first_start() if cursor is None else min(_moment(cursor) - self.overlap, self.now)
+        return self.window(start)
+
+    def dropped_params(self, saved: dict[str, Any]) -> list[str]:
+        return []
+
+    def observe(self, records: list[Any], high: Any) -> Any:
+        return high
+
+    def finish(self, saved: dict[str, Any], high: Any, last_page: Page) -> dict[str, Any]:
+        return {k: v for k, v in saved.items() if k != "checkpoint"}
+
+    def expired(self, status: int) -> bool:
+        return False
+
+    def advance(
+        self, run_params: dict[str, Any], state: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        sent = run_params[self.spec.end_param]
+        end = self.parse(sent)
+        done = {**state, "cursor": _iso(end)}
+        # A coarse format ('date') reads back before now: the window sent as now is the last.
+        if end >= self.now or sent == self.format(self.now):
+            return done, None
+        return done, self.window(end - self.overlap)
+
+
+def build_incremental(
+    spec: IncrementalSpec | None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    render: Callable[[str], Any] | None = None,
+) -> IncrementalStyle:
+    """`clock` (the run's now) and `render` (a template -> its value) serve `windows`."""
     if spec is None:
         return FullStyle()
     if isinstance(spec, CursorIncremental):
         return CursorStyle(spec)
     if isinstance(spec, ChangeFeedIncremental):
         return FeedStyle(spec)
+    if isinstance(spec, WindowsIncremental):
+        return WindowStyle(spec, clock=clock, render=render)
     return TokenStyle(spec)

@@ -783,3 +783,25 @@ def count() -> Convert:
         return len(value)
 
     return convert
+
+
+@transform("lookup", output="string")
+def lookup(values: dict[str, Any], default: Any = None, keep: bool = False) -> Convert:
+    """A provider's code -> a word, from a table; codes not in it become `default`, or stay as
+    they are with `keep: true`.
+
+    PayPal Transaction Search: `status: {path: transaction_info.transaction_status, as: lookup,
+    args: {values: {S: completed, P: pending, V: reversed, D: declined, F: partially_refunded}}}`.
+
+    >>> lookup({"S": "completed", "P": "pending"})("S"), lookup({}, default="other")("X")
+    ('completed', 'other')
+    """
+    table = {str(k): v for k, v in values.items()}
+
+    def convert(value: Any) -> Any:
+        code = str(value)
+        if code in table:
+            return table[code]
+        return code if keep else default
+
+    return convert

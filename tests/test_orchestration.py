@@ -41,6 +41,8 @@ def test_one_asset_per_stream_with_into_grouped_by_connector(defs: dg.Definition
     expected = {key("stripe", s) for s in STRIPE_STREAMS} | {
         key("google_calendar", "calendar_list"),
         key("google_calendar", "events"),
+        key("paypal", "invoices"),
+        key("paypal", "transactions"),
     }
     assert keys == expected
     for asset_key in keys:
@@ -112,7 +114,11 @@ def test_sensor_adds_the_missing_connection_partitions(defs: dg.Definitions) -> 
         requests = {
             r.partitions_def_name: list(r.partition_keys) for r in result.dynamic_partitions_requests or []
         }
-        assert requests == {"stripe_connections": ["default"], "google_calendar_connections": ["default"]}
+        assert requests == {
+            "stripe_connections": ["default"],
+            "google_calendar_connections": ["default"],
+            "paypal_connections": ["default"],
+        }
         for name, partition_keys in requests.items():
             instance.add_dynamic_partitions(name, partition_keys)
         assert isinstance(sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)

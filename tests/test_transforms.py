@@ -51,6 +51,9 @@ GOOD: list[tuple[str, dict[str, Any], Any, Any]] = [
     ("iso_timestamp", {}, "2023-11-14T22:13:20z", T0),
     ("rfc2822", {}, "Tue, 14 Nov 2023 23:13:20 +0100", T0),
     ("date", {}, "2024-03-01", date(2024, 3, 1)),
+    ("lookup", {"values": {"S": "completed", "D": "declined"}}, "D", "declined"),  # PayPal status codes
+    ("lookup", {"values": {"T1107": "refund"}, "default": "transaction"}, "T0200", "transaction"),
+    ("lookup", {"values": {"A": "x"}, "keep": True}, "B", "B"),
     ("date", {}, "2024-03-01T23:30:00-05:00", date(2024, 3, 1)),  # the date as written
     ("date", {}, T0, date(2023, 11, 14)),
     ("cents", {}, 1999, Decimal("19.99")),
@@ -120,6 +123,7 @@ REQUIRED_ARGS: dict[str, dict[str, Any]] = {
     "header": {"name": "Subject"},
     "constant": {"value": "x"},
     "contains": {"value": "x"},
+    "lookup": {"values": {"S": "completed"}, "default": "other"},
 }
 
 

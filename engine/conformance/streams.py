@@ -12,6 +12,7 @@ from ..spec.models import (
     FieldMapping,
     ServerTokenIncremental,
     StreamSpec,
+    WindowsIncremental,
 )
 from .checker import Checker, Key, template_references
 from .operations import Operation
@@ -30,14 +31,24 @@ class StreamShape:
 
 
 def _sent_params(stream: StreamSpec) -> list[tuple[str, Key]]:
-    sent: list[tuple[str, Key]] = [(name, ("request", "params", name)) for name in stream.request.params]
+    request = stream.request
+    sent: list[tuple[str, Key]] = (
+        [(name, ("request", "params", name)) for name in request.params] if request else []
+    )
     paging = stream.paging
     for attr in PAGING_PARAMS:
         value = getattr(paging, attr, None)
         if isinstance(value, str) and value:
             sent.append((value, ("paging", attr)))
     incremental = stream.incremental
-    if incremental is not None:
+    if isinstance(incremental, WindowsIncremental):
+        sent += [
+            (incremental.start_param, ("incremental", "start_param")),
+            (incremental.end_param, ("incremental", "end_param")),
+        ]
+    elif isinstance(incremental, CursorIncremental | ServerTokenIncremental) and incremental.param:
+        # A cursor sent in a header (Xero) or the JSON body (Notion) is not a query parameter;
+        # a change feed's parameter belongs to its own request, not the stream's.
         sent.append((incremental.param, ("incremental", "param")))
         if isinstance(incremental, ServerTokenIncremental):
             sent += [
@@ -93,6 +104,8 @@ class StreamChecks:
         where = f"stream {name}"
         at: Key = ("streams", name)
         request = stream.request
+        if request is None:  # filled by webhooks and actions only
+            return StreamShape(None, None)
         op = c.operation(where, (*at, "request"), request.method, request.path)
         if op is None:
             return StreamShape(None, None)
@@ -132,7 +145,7 @@ class StreamChecks:
 
     def selected_fields(self, where: str, at: Key, op: Operation, stream: StreamSpec) -> None:
         """Meta's `fields=a,b,children{media_url}`: each name a field or edge of the node."""
-        value = stream.request.params.get("fields")
+        value = stream.request.params.get("fields") if stream.request else None
         if op.selects_fields is None or not isinstance(value, str) or "{{" in value:
             return
         depth, names, current = 0, [], ""
@@ -162,6 +175,6 @@ class StreamChecks:
         at: Key = ("streams", name)
         for column, path in stream.parent.fields.items():
             self.checker.record_path(where, (*at, "parent", "fields", column), record, path, "parent field")
-        request = stream.request.model_dump(by_alias=True, exclude_none=True)
+        request = stream.request.model_dump(by_alias=True, exclude_none=True) if stream.request else {}
         for path in dict.fromkeys(template_references(request, "parent")):
             self.checker.record_path(where, (*at, "request"), record, path, "parent field")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pydantic
 
 from ..mapping import MappingError, RowMapper, compile_filter
 from ..models import MODELS_DIR, ModelSpec, did_you_mean, load_models
@@ -160,7 +161,7 @@ def _check_pushes(spec: ConnectorSpec, models: dict[str, ModelSpec]) -> list[Pro
     return problems
 
 
-def _check_event_streams(spec: ConnectorSpec) -> list[Problem]:
+def _check_event_streams(spec: ConnectorSpec, models: dict[str, ModelSpec] | None = None) -> list[Problem]:
     """`webhooks.events` name streams of this connector; applied ones must load into a model."""
     problems: list[Problem] = []
     assert spec.webhooks is not None
@@ -176,6 +177,15 @@ def _check_event_streams(spec: ConnectorSpec) -> list[Problem]:
                 )
             elif stream.into is None:
                 problems.append(((*at, "stream"), f"stream '{apply.stream}' has no `into` model to apply to"))
+            elif apply.fields and models is not None and stream.into in models:
+                from ..webhooks.apply import override_fields
+
+                try:
+                    RowMapper(
+                        models[stream.into], override_fields(stream.mapped_fields(), apply.fields), spec.name
+                    )
+                except (MappingError, pydantic.ValidationError) as exc:
+                    problems.append(((*at, "fields"), str(exc)))
         for name in effect.sync.streams if effect.sync else []:
             if name not in spec.streams:
                 problems.append(
@@ -198,10 +208,11 @@ def check_meaning(spec: ConnectorSpec, path: Path, models_dir: Path | None = Non
     problems += check_templates(spec.http.headers, ("http", "headers"), CONNECTOR_NAMES)
     if spec.webhooks is not None:
         problems += check_templates(spec.webhooks.model_dump(by_alias=True), ("webhooks",), CONNECTOR_NAMES)
-        problems += _check_event_streams(spec)
     problems += _check_actions(spec)
     models = _models((models_dir or MODELS_DIR).resolve())
     problems += _check_pushes(spec, models)
+    if spec.webhooks is not None:
+        problems += _check_event_streams(spec, models)
     for name, stream in spec.streams.items():
         problems += _check_stream(spec, name, stream, models)
     problems += _parent_cycles(spec)

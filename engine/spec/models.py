@@ -325,8 +325,77 @@ class ChangeFeedIncremental(_Strict):
         return self
 
 
+Duration = Annotated[
+    int | Annotated[str, Field(pattern=r"^\s*\d+\s*[smhdw]\s*$")],
+    Field(description="Seconds, or a number with a unit: '30s', '15m', '3h', '31d', '2w'."),
+]
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+WINDOW_FORMATS = ("iso", "iso_millis", "date", "unix_seconds")
+
+
+def duration_seconds(value: int | str) -> int:
+    """A `Duration` in seconds: 90 -> 90, '3h' -> 10800, '31d' -> 2678400."""
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    return int(text[:-1].strip()) * _UNITS[text[-1]]
+
+
+class WindowsIncremental(_Strict):
+    """Date windows sent as two parameters, for APIs that need a bounded range per request.
+
+    PayPal Transaction Search requires `start_date` and `end_date`, at most 31 days apart, and
+    its data lags up to 3 hours:
+
+        incremental: {type: windows, start_param: start_date, end_param: end_date, step: 31d,
+                      overlap: 3h, initial_lookback: 1090d, start: "{{ config.start_date }}"}
+
+    The first run starts at `start` (or `initial_lookback` before now); each window ends `step`
+    later or now, whichever is first, and reads all its pages; the next one starts `overlap`
+    before the previous one ended, until a window ends at now. The saved state is the end of the
+    last completed window, so a later run (or a killed one, resumed) starts `overlap` before it.
+    Records read twice in the overlap land once (merge on the key).
+    """
+
+    type: Literal["windows"]
+    start_param: str = Field(description="Query parameter of the window's start, e.g. 'start_date'.")
+    end_param: str = Field(description="Query parameter of the window's end, e.g. 'end_date'.")
+    step: Duration = Field(description="Longest window, e.g. '31d' (PayPal's maximum range).")
+    overlap: Duration = Field(
+        0,
+        description="How far each window starts before the previous one ended, e.g. '3h' for data that lags.",
+    )
+    initial_lookback: Duration = Field(
+        "30d", description="Where the first run starts, before now, when `start` is not given."
+    )
+    start: Template | None = Field(
+        None,
+        description="Where the first run starts (template, ISO 8601 date or time), e.g. "
+        "'{{ config.start_date }}'; empty: `initial_lookback` before now.",
+    )
+    format: str = Field(
+        "iso",
+        description="How bounds are sent: 'iso' (2024-01-31T00:00:00Z), 'iso_millis' "
+        "(2024-01-31T00:00:00.000Z), 'date' (2024-01-31), 'unix_seconds', or a strftime pattern "
+        "such as '%Y-%m-%dT%H:%M:%S%z'.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WindowsIncremental:
+        if duration_seconds(self.step) <= 0:
+            raise ValueError("step must be longer than zero")
+        if duration_seconds(self.overlap) >= duration_seconds(self.step):
+            raise ValueError("overlap must be shorter than step, or windows never advance")
+        if self.format not in WINDOW_FORMATS and "%" not in self.format:
+            raise ValueError(f"format must be one of {', '.join(WINDOW_FORMATS)} or a strftime pattern")
+        return self
+
+
 IncrementalSpec = Annotated[
-    CursorIncremental | ServerTokenIncremental | ChangeFeedIncremental, Field(discriminator="type")
+    CursorIncremental | ServerTokenIncremental | ChangeFeedIncremental | WindowsIncremental,
+    Field(discriminator="type"),
 ]
 
 

@@ -42,6 +42,7 @@ from ..models import (
 )
 from ..paths import get_all, get_path
 from ..spec.loader import LoadedConnector
+from ..spec.models import FieldMapping
 from ..transforms import parse_timestamp
 from .decoding import UndecodableField, decode_body
 from .events import ApplyRecord, ConnectionRoute, EventEffect, QueueSync
@@ -102,6 +103,14 @@ def _event_time(value: Any) -> datetime:
     return parsed
 
 
+def override_fields(
+    base: Mapping[str, str | FieldMapping], over: Mapping[str, Any]
+) -> dict[str, str | FieldMapping]:
+    """A stream's fields with an event's own laid over them (raises pydantic's error when bad)."""
+    extra = {c: v if isinstance(v, str) else FieldMapping.model_validate(v) for c, v in over.items()}
+    return {**base, **extra}
+
+
 class EventApplier:
     """One connector's events -> batches, through its streams' mappings (compiled once)."""
 
@@ -125,6 +134,8 @@ class EventApplier:
         self._decode = self.webhooks.decode if self.webhooks is not None else {}
         # The connector's stored connections (for `route`); the drain sets it from the control store.
         self.connections: Callable[[], list[ConnectionRecord]] | None = None
+        self._streams = spec.streams
+        self._overridden: dict[tuple[str, bytes], tuple[RowMapper, ModelSpec]] = {}
 
     def _routed(self, body: Any) -> str | None:
         """The connection whose account matches the body's value, if any."""
@@ -137,6 +148,18 @@ class EventApplier:
             if mine is not None and str(mine).lower() == str(value).lower() and record.connected:
                 return record.id
         return None
+
+    def _mapper(self, apply: ApplyRecord) -> tuple[RowMapper, ModelSpec]:
+        """The stream's mapper, or (compiled once) one with the event's own `fields` laid over it."""
+        if not apply.fields:
+            return self._mappers[apply.stream]
+        key = (apply.stream, orjson.dumps(apply.fields, option=orjson.OPT_SORT_KEYS))
+        found = self._overridden.get(key)
+        if found is None:
+            model = self._mappers[apply.stream][1]
+            fields = override_fields(self._streams[apply.stream].mapped_fields(), apply.fields)
+            found = self._overridden[key] = (RowMapper(model, fields, self.name), model)
+        return found
 
     def _effect(self, event_type: str | None) -> EventEffect | None:
         if event_type is not None and event_type.startswith(RESULT_EVENT_PREFIX):
@@ -181,7 +204,7 @@ class EventApplier:
                 records = [r for r in records if keep(r)]
             if not records:
                 continue
-            mapper, model = self._mappers[apply.stream]
+            mapper, model = self._mapper(apply)
             rows = self._rows(mapper, records, apply.at, connection_id, now, version_at)
             columns = self._patch_columns(apply.stream, model) if apply.patch else None
             batches.append(Batch(model.name, rows, model.table_key, "merge", versioned=True, columns=columns))

@@ -16,6 +16,8 @@ Event types with no entry (and no `"*"`) are stored and marked ignored.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ANY_EVENT = "*"
@@ -47,6 +49,12 @@ class ApplyRecord(_Strict):
         description="Write only the columns the stream maps: an existing row keeps its other columns "
         "(a WhatsApp status update changes a message's status, not its text); a row not there yet "
         "is inserted with just these.",
+    )
+    fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Column -> path or mapping (as a stream's `fields`), laid over the stream's "
+        "fields for this event's records: for an event object shaped unlike the polled record, "
+        "e.g. PayPal's capture resource vs a Transaction Search record.",
     )
 
     @model_validator(mode="after")

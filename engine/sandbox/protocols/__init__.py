@@ -21,7 +21,7 @@ from engine.sandbox.protocols.gmail import GmailHistory, GmailSend
 from engine.sandbox.protocols.google import GooglePageToken
 from engine.sandbox.protocols.graph import GraphCursor
 from engine.sandbox.protocols.notion import NotionPostCursor
-from engine.sandbox.protocols.paypal import PayPalPages
+from engine.sandbox.protocols.paypal import PayPalPages, PayPalTransactionSearch
 from engine.sandbox.protocols.slack import SlackCursor
 from engine.sandbox.protocols.slack_webhook import SlackWebhook
 from engine.sandbox.protocols.stripe import StripeList
@@ -37,6 +37,7 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         GooglePageToken,
         GraphCursor,
         PayPalPages,
+        PayPalTransactionSearch,
         NotionPostCursor,
         LinkHeader,
         OffsetLimit,

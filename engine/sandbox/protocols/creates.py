@@ -39,7 +39,7 @@ class Create(WriteProtocol):
     Options: `object` (the "object" field, none by default), `id_prefix` ('pi_'), `required`
     (field paths, 'a.b' for nested, 'documents.0.name' in a list), `defaults` (fields under the
     received ones), `timestamp_field` (e.g. 'created', or a list of them: now),
-    `timestamp_format` ('unix' seconds, or 'iso' text as DocuSign writes it), `status` (200;
+    `timestamp_format` ('unix' seconds; 'iso' '2025-06-01T10:00:00Z' (PayPal); 'iso_millis'; 'iso_7', DocuSign's seven decimals), `status` (200;
     PayPal and DocuSign 201), `id_style` ('token': the prefix and 24 letters and digits;
     'uuid': a GUID, DocuSign's envelopeId), `reply` (the fields the reply carries, e.g.
     DocuSign's envelopeSummary [envelopeId, status, statusDateTime]; none: the whole object),
@@ -109,8 +109,10 @@ class Update(WriteProtocol):
     "message": "No such invoice: 'in_x'"}}.
     Options: `object` (the noun in that message), `set` (fields the server sets, e.g.
     {status: open}), `timestamp_field` (e.g. 'status_transitions.finalized_at', or a list),
-    `status` (200),
-    and the write options `collection`, `idempotency_header`, `request_only`.
+    `timestamp_format` ('unix_seconds' or 'iso'), `status` (200), `reply` (what the answer is
+    instead of the object: a JSON object whose strings have '{id}' replaced by the object's id,
+    e.g. PayPal's send: {href: "https://www.paypal.com/invoice/p/#{id}", rel: payer-view,
+    method: GET}), and the write options `collection`, `idempotency_header`, `request_only`.
     """
 
     name = "update"
@@ -122,6 +124,7 @@ class Update(WriteProtocol):
         "timestamp_field": None,
         "timestamp_format": "unix",
         "status": 200,
+        "reply": None,
     }
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
@@ -148,6 +151,9 @@ class Update(WriteProtocol):
         set_path(record, self._id_field, self._id_of(entry.record))
         _stamp(record, self._timestamps, self.options["timestamp_format"])
         collection.save(record)
+        reply = self.options["reply"]
+        if reply is not None:
+            return json_reply(_with_id(reply, str(self._id_of(entry.record))), self.options["status"])
         return json_reply(record, self.options["status"])
 
 
@@ -166,17 +172,39 @@ def _timestamp_fields(options: Mapping[str, Any]) -> list[str]:
     return field_names(options, "timestamp_field")
 
 
+_ISO_STYLES = {
+    "iso": lambda now: now.strftime("%Y-%m-%dT%H:%M:%SZ"),  # PayPal
+    "iso_millis": lambda now: (
+        now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    ),  # Notion
+    "iso_7": lambda now: (
+        now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    ),  # DocuSign: 2025-11-03T10:00:00.1234567Z
+}
+TIMESTAMP_FORMATS = ("unix", "unix_seconds", *_ISO_STYLES)
+
+
 def _stamp(record: dict[str, Any], fields: list[str], style: str = "unix") -> None:
     now: Any = int(time.time())
-    if style == "iso":  # DocuSign's shape: 2025-11-03T10:00:00.1234567Z
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    if style in _ISO_STYLES:
+        now = _ISO_STYLES[style](datetime.now(UTC))
     for name in fields:
         set_path(record, name, now)
 
 
+def _with_id(value: Any, object_id: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{id}", object_id)
+    if isinstance(value, dict):
+        return {k: _with_id(v, object_id) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_id(v, object_id) for v in value]
+    return value
+
+
 def _check(options: Mapping[str, Any]) -> None:
-    if options.get("timestamp_format", "unix") not in ("unix", "iso"):
-        raise ValueError("option timestamp_format must be 'unix' or 'iso'")
+    if options.get("timestamp_format", "unix") not in TIMESTAMP_FORMATS:
+        raise ValueError(f"option timestamp_format must be one of {', '.join(TIMESTAMP_FORMATS)}")
     for name in ("defaults", "set"):
         if name in options and not isinstance(options[name], dict):
             raise ValueError(f"option {name} must be a mapping of fields")
