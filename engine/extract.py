@@ -9,6 +9,7 @@ overlaps the next request).
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ class Slice:
     parent: Any = None
     partition: Any = None
     values: dict[str, Any] = field(default_factory=dict)
+    parents: list[Any] | None = None  # a batch of parent records (`parent.batch`)
 
 
 @dataclass
@@ -62,6 +64,15 @@ class StreamReader:
         self._filter = compile_filter(self.stream.filter)
         self._key_getters = [compile_path(k) for k in self.stream.primary_key]
         self._whole_body = self.stream.records == ""
+        incremental = self.stream.incremental
+        token = incremental if isinstance(incremental, ServerTokenIncremental) else None
+        self._start = token.start if token else None
+        self._changes = token.changes if token else None
+        if self._changes is not None:
+            self._change_records = compile_path(self._changes.records)
+            self._change_filter = compile_filter(self._changes.filter)
+            self._change_record = compile_path(self._changes.record) if self._changes.record else None
+            self._carry = [(key, compile_path(path)) for key, path in self._changes.carry.items()]
 
     # ------------------------------------------------------------ slices
 
@@ -70,7 +81,17 @@ class StreamReader:
 
     def slices(self) -> Iterator[Slice]:
         stream = self.stream
-        if stream.parent:
+        if stream.parent and stream.parent.batch:
+            parent = StreamReader(self.runtime, stream.parent.stream)
+            batch: list[Any] = []
+            for record in parent.all_records():
+                batch.append(record)
+                if len(batch) == stream.parent.batch:
+                    yield self._batch_slice(parent, batch)
+                    batch = []
+            if batch:
+                yield self._batch_slice(parent, batch)
+        elif stream.parent:
             parent = StreamReader(self.runtime, stream.parent.stream)
             columns = {column: compile_path(path) for column, path in stream.parent.fields.items()}
             for record in parent.all_records():
@@ -84,12 +105,54 @@ class StreamReader:
         else:
             yield Slice("")
 
+    @staticmethod
+    def _batch_slice(parent: StreamReader, batch: list[Any]) -> Slice:
+        """A batch's key names its parents (a digest: fifty ids make a long key)."""
+        keys = "\n".join(parent.slice_key(record) for record in batch)
+        return Slice("batch:" + hashlib.sha256(keys.encode()).hexdigest()[:24], parents=batch)
+
     def all_records(self) -> Iterator[Any]:
         """Every record of every slice, no state (how a parent stream is read)."""
         for item in self.read({}, save_progress=False):
             yield from item.records
 
     # ------------------------------------------------------------ one slice
+
+    def _extract_changes(self, body: Any) -> list[Any]:
+        """A changes page -> records shaped like listed ones (the changed object, carried fields on)."""
+        changes = self._change_records(body)
+        if changes is None:
+            assert self._changes is not None
+            raise ResponseError(f"changes path '{self._changes.records}' is missing from the body")
+        records = []
+        for change in changes if isinstance(changes, list) else [changes]:
+            if self._change_filter is not None and not self._change_filter(change):
+                continue
+            found = self._change_record(change) if self._change_record is not None else change
+            record = dict(found) if isinstance(found, dict) else {}
+            for key, get in self._carry:
+                record[key] = get(change)
+            records.append(record)
+        if self._filter is not None:
+            records = [r for r in records if self._filter(r)]
+        return records
+
+    def _start_token(self, piece: Slice, saved: dict[str, Any]) -> Any:
+        """The first change token, asked before the full listing (`incremental.start`)."""
+        assert self._start is not None
+        request = self.runtime.request(
+            self.stream,
+            state=saved,
+            parent=piece.parent,
+            partition=piece.partition,
+            parents=piece.parents,
+            request=self._start.request,
+        )
+        body = self.runtime.client.json(self.runtime.client.send(request))
+        token = compile_path(self._start.token)(body)
+        if token is None:
+            raise ResponseError(f"start token path '{self._start.token}' is missing from the body")
+        return token
 
     def _extract(self, body: Any) -> list[Any]:
         if self._whole_body:  # a list body is the records (GitHub); an object body is one record (Gmail get)
@@ -125,7 +188,21 @@ class StreamReader:
             patch = self.paginator.first()
             high = None
             number = 1
-        base = runtime.request(self.stream, state=saved, parent=piece.parent, partition=piece.partition)
+        # A changes feed (`incremental.changes`) replaces the listing once a token is saved.
+        reading_changes = bool(run_params) and self._changes is not None
+        if not run_params and self._start is not None and not checkpoint:
+            try:  # the token is taken before the listing: what changes meanwhile comes next run
+                high = self._start_token(piece, saved)
+            except ManifoldError as exc:
+                raise StreamError(runtime.spec.name, self.name, exc, url="start token request") from None
+        base = runtime.request(
+            self.stream,
+            state=saved,
+            parent=piece.parent,
+            partition=piece.partition,
+            parents=piece.parents,
+            request=self._changes.request if reading_changes and self._changes else None,
+        )
         for name in style.dropped_params(saved) if run_params else []:
             base.params.pop(name, None)
         base.params.update(run_params)
@@ -145,7 +222,7 @@ class StreamReader:
                     yield from self.read_slice(piece, {})
                     return
                 body = client.json(response)
-                records = self._extract(body)
+                records = self._extract_changes(body) if reading_changes else self._extract(body)
                 page = Page(str(response.url), response.status_code, response.headers, body, records, number)
                 next_patch = self.paginator.next(patch, page)
             except ManifoldError as exc:

@@ -24,7 +24,7 @@ from .oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials
 from .pages import RequestPatch
 from .redact import Redactor
 from .spec.loader import LoadedConnector, missing_env
-from .spec.models import StreamSpec
+from .spec.models import RequestSpec, StreamSpec
 from .templating import CompiledTemplate, compile_template, render_value
 
 
@@ -167,20 +167,34 @@ class ConnectorRuntime:
         state: Mapping[str, Any] | None = None,
         parent: Any = None,
         partition: Any = None,
+        parents: list[Any] | None = None,
+        request: RequestSpec | None = None,
     ) -> PreparedRequest:
-        """Render a stream's request for one slice."""
-        context = {**self.context, "state": dict(state or {}), "parent": parent, "partition": partition}
-        spec = stream.request
+        """Render a stream's request (or `request`, e.g. its changes feed) for one slice;
+        `parents` is a batch of parent records (`parent.batch`)."""
+        context = {
+            **self.context,
+            "state": dict(state or {}),
+            "parent": parent,
+            "partition": partition,
+            "parents": parents,
+        }
+        spec = request or stream.request
+        if spec is None:
+            raise ConfigError(f"{self.spec.name}: this stream is not read by syncs (poll: false)")
         path = render_value(spec.path, self._templates, context)
         url = (
             path
             if path.startswith(("http://", "https://"))
             else self.base_url.rstrip("/") + "/" + path.lstrip("/")
         )
+        params = {k: render_value(v, self._templates, context) for k, v in spec.params.items()}
+        if spec.omit_empty:
+            params = {k: v for k, v in params.items() if v != ""}
         return PreparedRequest(
             method=spec.method,
             url=url,
-            params={k: render_value(v, self._templates, context) for k, v in spec.params.items()},
+            params=params,
             headers={
                 **self._headers,
                 **{k: render_value(v, self._templates, context) for k, v in spec.headers.items()},

@@ -202,15 +202,16 @@ class StreamSync:
 
 
 def loadable_streams(runtime: ConnectorRuntime, only: list[str] | None = None) -> list[str]:
-    """Streams that load into a model (parent-only streams are read through their children)."""
-    names = [n for n, s in runtime.spec.streams.items() if s.into is not None]
+    """Streams that load into a model (parent-only streams are read through their children;
+    `poll: false` streams only through actions and events)."""
+    names = [n for n, s in runtime.spec.streams.items() if s.into is not None and s.poll]
     if only:
         unknown = [n for n in only if n not in runtime.spec.streams]
         if unknown:
             raise ManifoldError(
                 f"{runtime.spec.name} has no stream {', '.join(unknown)}; streams: {', '.join(runtime.spec.streams)}"
             )
-        names = [n for n in only if runtime.spec.streams[n].into is not None]
+        names = [n for n in only if runtime.spec.streams[n].into is not None and runtime.spec.streams[n].poll]
     return names
 
 

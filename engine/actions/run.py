@@ -175,7 +175,10 @@ def run_action(
             record = _result(runtime, spec, response, connector, name)
             context["result"] = record
             context["results"] = [*context["results"], record]
-    return ActionOutcome(connector, name, connection_id, status, context["result"], key, replayed)
+    record = context["result"]
+    if spec.result.merge and isinstance(record, dict):
+        record = {**record, **_render(spec.result.merge, cache, context, connector, name)}
+    return ActionOutcome(connector, name, connection_id, status, record, key, replayed)
 
 
 def _items(

@@ -52,9 +52,9 @@ class StreamPlan:
 
 
 def plan_streams(loaded: LoadedConnector, models: dict[str, ModelSpec]) -> list[StreamPlan]:
-    """The connector's loading streams, in spec order (parent-only streams have no asset)."""
+    """The connector's loading streams, in spec order (parent-only and `poll: false` streams have no asset)."""
     return [
         StreamPlan(loaded, name, models[stream.into])
         for name, stream in loaded.spec.streams.items()
-        if stream.into is not None
+        if stream.into is not None and stream.poll
     ]

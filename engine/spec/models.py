@@ -108,6 +108,11 @@ class RequestSpec(_Strict):
     json_body: dict[str, Any] | None = Field(
         None, alias="json", description="JSON body for POST requests; string values are templates."
     )
+    omit_empty: bool = Field(
+        False,
+        description="Leave out params that render to an empty string, e.g. Drive's "
+        "`q: \"{{ '' if config.get('include_trashed') else 'trashed = false' }}\"`.",
+    )
 
 
 # ---------------------------------------------------------------- pagination
@@ -249,6 +254,50 @@ class ServerTokenIncremental(_Strict):
     drop_params: list[str] = Field(
         default_factory=list, description="Request params the provider forbids together with the token."
     )
+    start: TokenStart | None = Field(
+        None,
+        description="Where the first token comes from when the listing does not hand one out (Google Drive "
+        "`changes/startPageToken`): asked once before a full run reads its first page, saved when the run ends.",
+    )
+    changes: TokenChanges | None = Field(
+        None,
+        description="Where later runs read changes, when that is another endpoint than the full listing "
+        "(Google Drive: `files` first, then `changes?pageToken=`).",
+    )
+
+
+class TokenStart(_Strict):
+    """The request that hands out the first change token, taken before the full listing starts, so
+    nothing changed during the listing is missed.
+
+    Drive: `start: {request: {path: /drive/v3/changes/startPageToken}, token: startPageToken}`.
+    """
+
+    request: RequestSpec = Field(description="The request (templates as in the stream's request).")
+    token: str = Field(description="Body path of the token, e.g. 'startPageToken'.")
+
+
+class TokenChanges(_Strict):
+    """The changes feed incremental runs read instead of the stream's request. Each change is turned
+    into a record the stream's `fields` map like a listed one.
+
+    Drive: `{request: {path: /drive/v3/changes}, records: changes, record: file,
+    carry: {id: fileId, removed: removed}}`: a change's `file`, with its id and `removed` flag
+    copied on (a removed file's change has no `file`).
+    """
+
+    request: RequestSpec = Field(description="The changes request; the token goes in the incremental `param`.")
+    records: str = Field(description="Body path of the change list, e.g. 'changes'.")
+    filter: RecordFilter | None = Field(
+        None, description="Keep only the changes that match (before `record`), e.g. changeType = file."
+    )
+    record: str | None = Field(
+        None, description="Path of the changed object inside a change, e.g. 'file'; none: the change itself."
+    )
+    carry: dict[str, str] = Field(
+        default_factory=dict,
+        description="Record key -> change path, copied onto the record, e.g. {id: fileId, removed: removed}.",
+    )
 
 
 IncrementalSpec = Annotated[CursorIncremental | ServerTokenIncremental, Field(discriminator="type")]
@@ -268,13 +317,26 @@ class RecordFilter(_Strict):
 
 
 class ParentSpec(_Strict):
-    """Run this stream once per record of another stream (a substream)."""
+    """Run this stream once per record of another stream (a substream), or once per batch of them."""
 
     stream: str = Field(description="Name of the parent stream in this connector.")
     fields: dict[str, str] = Field(
         default_factory=dict,
         description="Columns filled from the parent record: column -> parent path, e.g. {calendar_id: id}.",
     )
+    batch: int | None = Field(
+        None,
+        ge=1,
+        description="Run once per batch of up to this many parent records; templates see the batch as "
+        "`parents` (a list), e.g. YouTube videos.list: "
+        "`id: \"{{ parents | map(attribute='contentDetails.videoId') | join(',') }}\"` with batch: 50.",
+    )
+
+    @model_validator(mode="after")
+    def _batch_has_no_fields(self) -> ParentSpec:
+        if self.batch is not None and self.fields:
+            raise ValueError("parent `fields` fill columns from one parent record; a batch has many")
+        return self
 
 
 class PartitionSpec(_Strict):
@@ -301,7 +363,14 @@ class StreamSpec(_Strict):
     """A stream: requests -> pages -> records -> rows of one model."""
 
     description: str = ""
-    request: RequestSpec = Field(description="The request for the first page of each slice.")
+    request: RequestSpec | None = Field(
+        None, description="The request for the first page of each slice (required unless `poll: false`)."
+    )
+    poll: bool = Field(
+        True,
+        description="false: syncs never read this stream; it only gives action results and webhook events "
+        "a mapping into its model (Drive `file_links`, which no endpoint lists).",
+    )
     records: str = Field(
         "",
         description="Body path of the record list, e.g. 'data'. Empty: a list body is the records, "
@@ -325,6 +394,12 @@ class StreamSpec(_Strict):
     fields: dict[str, str | FieldMapping] = Field(
         default_factory=dict, description="Column -> path or mapping."
     )
+
+    @model_validator(mode="after")
+    def _polled_has_request(self) -> StreamSpec:
+        if self.poll and self.request is None:
+            raise ValueError("a stream needs a `request` (or `poll: false` when only actions and events fill it)")
+        return self
 
     def slice_columns(self) -> list[str]:
         """Columns filled once per slice: from the parent record or the partition value."""

@@ -14,6 +14,7 @@ The registry maps the `protocol:` name of a sandbox route to its class.
 
 from engine.sandbox.protocols.base import BadRequest, Protocol
 from engine.sandbox.protocols.creates import Create, Update
+from engine.sandbox.protocols.drive import DriveChanges, DriveFileGet, DriveFiles, DriveStartPageToken
 from engine.sandbox.protocols.generic import LinkHeader, OffsetLimit, PageNumber, Single
 from engine.sandbox.protocols.google import GooglePageToken
 from engine.sandbox.protocols.graph import GraphCursor
@@ -23,6 +24,7 @@ from engine.sandbox.protocols.slack import SlackCursor
 from engine.sandbox.protocols.slack_webhook import SlackWebhook
 from engine.sandbox.protocols.stripe import StripeList
 from engine.sandbox.protocols.writes import Collection, WriteProtocol
+from engine.sandbox.protocols.youtube import YouTubeList
 
 PROTOCOLS: dict[str, type[Protocol]] = {
     cls.name: cls
@@ -40,6 +42,11 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         Create,
         Update,
         SlackWebhook,
+        DriveFiles,
+        DriveStartPageToken,
+        DriveChanges,
+        DriveFileGet,
+        YouTubeList,
     )
 }
 
