@@ -654,6 +654,28 @@ def header(name: str, addresses: bool = False) -> Convert:
     return convert
 
 
+@transform("prefix", output="string")
+def prefix(text: str) -> Convert:
+    """`text` put before the value: a link from an id. YouTube: `permalink: {path: id, as: prefix,
+    args: {text: "https://www.youtube.com/watch?v="}}`.
+
+    >>> prefix("https://www.youtube.com/watch?v=")("dQw4w9WgXcQ")
+    'https://www.youtube.com/watch?v=dQw4w9WgXcQ'
+    """
+    return lambda value: text + to_string(value)
+
+
+@transform("strip", output="string")
+def strip(chars: str = " ") -> Convert:
+    """Text without these characters at either end. YouTube: `customUrl: "@acmestudio"` -> 'acmestudio'
+    with `args: {chars: "@"}`.
+
+    >>> strip("@")("@acmestudio")
+    'acmestudio'
+    """
+    return lambda value: to_string(value).strip(chars)
+
+
 @transform("join", output="string")
 def join(sep: str = ", ") -> Convert:
     """A list -> text joined by `sep` (nulls skipped).
