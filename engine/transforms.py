@@ -758,9 +758,9 @@ def contains(value: Any, negate: bool = False) -> Convert:
     return convert
 
 
-@transform("equals", output="boolean", null_safe=True)
+@transform("equals", output="boolean")
 def equals(value: Any) -> Convert:
-    """Whether the value equals `value` (a missing value does not).
+    """Whether the value equals `value` (a missing value stays null).
 
     Google Drive: `is_folder: {path: mimeType, as: equals, args: {value: application/vnd.google-apps.folder}}`.
 

@@ -286,7 +286,9 @@ class TokenChanges(_Strict):
     copied on (a removed file's change has no `file`).
     """
 
-    request: RequestSpec = Field(description="The changes request; the token goes in the incremental `param`.")
+    request: RequestSpec = Field(
+        description="The changes request; the token goes in the incremental `param`."
+    )
     records: str = Field(description="Body path of the change list, e.g. 'changes'.")
     filter: RecordFilter | None = Field(
         None, description="Keep only the changes that match (before `record`), e.g. changeType = file."
@@ -398,7 +400,9 @@ class StreamSpec(_Strict):
     @model_validator(mode="after")
     def _polled_has_request(self) -> StreamSpec:
         if self.poll and self.request is None:
-            raise ValueError("a stream needs a `request` (or `poll: false` when only actions and events fill it)")
+            raise ValueError(
+                "a stream needs a `request` (or `poll: false` when only actions and events fill it)"
+            )
         return self
 
     def slice_columns(self) -> list[str]:
@@ -511,3 +515,9 @@ class ConnectorSpec(_Strict):
         from_events = self.webhooks.applied_streams() if self.webhooks is not None else set()
         from_actions = {a.result.apply for a in self.actions.values() if a.result.apply}
         return from_events | from_actions
+
+
+# The incremental section names RecordFilter, defined below it: resolve those names now, so the
+# reference and the editor schema see the classes themselves.
+TokenChanges.model_rebuild(force=True)
+ServerTokenIncremental.model_rebuild(force=True)
