@@ -9,6 +9,7 @@ overlaps the next request).
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ class Slice:
     parent: Any = None
     partition: Any = None
     values: dict[str, Any] = field(default_factory=dict)
+    parents: list[Any] | None = None  # a batch of parent records (`parent.batch`)
 
 
 @dataclass
@@ -71,6 +73,15 @@ class StreamReader:
         # and (once the parent is read to the end) as they are to be saved after this run.
         self.parent_state: dict[str, dict[str, Any]] = {}
         self.parent_state_after: dict[str, dict[str, Any]] | None = None
+        incremental = self.stream.incremental
+        token = incremental if isinstance(incremental, ServerTokenIncremental) else None
+        self._start = token.start if token else None
+        self._changes = token.changes if token else None
+        if self._changes is not None:
+            self._change_records = compile_path(self._changes.records)
+            self._change_filter = compile_filter(self._changes.filter)
+            self._change_record = compile_path(self._changes.record) if self._changes.record else None
+            self._carry = [(key, compile_path(path)) for key, path in self._changes.carry.items()]
 
     # ------------------------------------------------------------ slices
 
@@ -79,7 +90,17 @@ class StreamReader:
 
     def slices(self) -> Iterator[Slice]:
         stream = self.stream
-        if stream.parent:
+        if stream.parent and stream.parent.batch:
+            parent = StreamReader(self.runtime, stream.parent.stream)
+            batch: list[Any] = []
+            for record in parent.all_records():
+                batch.append(record)
+                if len(batch) == stream.parent.batch:
+                    yield self._batch_slice(parent, batch)
+                    batch = []
+            if batch:
+                yield self._batch_slice(parent, batch)
+        elif stream.parent:
             parent = StreamReader(self.runtime, stream.parent.stream)
             columns = {column: compile_path(path) for column, path in stream.parent.fields.items()}
             records = self._changed_parents(parent) if stream.parent.incremental else parent.all_records()
@@ -111,12 +132,54 @@ class StreamReader:
             yield from item.records
         self.parent_state_after = after
 
+    @staticmethod
+    def _batch_slice(parent: StreamReader, batch: list[Any]) -> Slice:
+        """A batch's key names its parents (a digest: fifty ids make a long key)."""
+        keys = "\n".join(parent.slice_key(record) for record in batch)
+        return Slice("batch:" + hashlib.sha256(keys.encode()).hexdigest()[:24], parents=batch)
+
     def all_records(self) -> Iterator[Any]:
         """Every record of every slice, no state (how a parent stream is read)."""
         for item in self.read({}, save_progress=False):
             yield from item.records
 
     # ------------------------------------------------------------ one slice
+
+    def _extract_changes(self, body: Any) -> list[Any]:
+        """A changes page -> records shaped like listed ones (the changed object, carried fields on)."""
+        changes = self._change_records(body)
+        if changes is None:
+            assert self._changes is not None
+            raise ResponseError(f"changes path '{self._changes.records}' is missing from the body")
+        records = []
+        for change in changes if isinstance(changes, list) else [changes]:
+            if self._change_filter is not None and not self._change_filter(change):
+                continue
+            found = self._change_record(change) if self._change_record is not None else change
+            record = dict(found) if isinstance(found, dict) else {}
+            for key, get in self._carry:
+                record[key] = get(change)
+            records.append(record)
+        if self._filter is not None:
+            records = [r for r in records if self._filter(r)]
+        return records
+
+    def _start_token(self, piece: Slice, saved: dict[str, Any]) -> Any:
+        """The first change token, asked before the full listing (`incremental.start`)."""
+        assert self._start is not None
+        request = self.runtime.request(
+            self.stream,
+            state=saved,
+            parent=piece.parent,
+            partition=piece.partition,
+            parents=piece.parents,
+            request=self._start.request,
+        )
+        body = self.runtime.client.json(self.runtime.client.send(request))
+        token = compile_path(self._start.token)(body)
+        if token is None:
+            raise ResponseError(f"start token path '{self._start.token}' is missing from the body")
+        return token
 
     def _extract(self, body: Any) -> list[Any]:
         if self._whole_body:  # a list body is the records (GitHub); an object body is one record (Gmail get)
@@ -159,14 +222,33 @@ class StreamReader:
         feed = style if isinstance(style, FeedStyle) else None
         feeding = feed is not None and feed.feeding(saved)
         extract: Callable[[Any], list[Any]] = self._extract
+        # A changes feed (`incremental.changes`, Drive) replaces the listing once a token is saved.
+        reading_changes = bool(run_params) and self._changes is not None
+        if not run_params and self._start is not None and not checkpoint:
+            try:  # the token is taken before the listing: what changes meanwhile comes next run
+                high = self._start_token(piece, saved)
+            except ManifoldError as exc:
+                raise StreamError(runtime.spec.name, self.name, exc, url="start token request") from None
         if feed is not None and feeding:
-            spec = feed.spec.request
             base = runtime.request(
-                self.stream, state=saved, parent=piece.parent, partition=piece.partition, spec=spec
+                self.stream,
+                state=saved,
+                parent=piece.parent,
+                partition=piece.partition,
+                request=feed.spec.request,
             )
             extract = self._feed_extractor(feed)
         else:
-            base = runtime.request(self.stream, state=saved, parent=piece.parent, partition=piece.partition)
+            base = runtime.request(
+                self.stream,
+                state=saved,
+                parent=piece.parent,
+                partition=piece.partition,
+                parents=piece.parents,
+                request=self._changes.request if reading_changes and self._changes else None,
+            )
+            if reading_changes:
+                extract = self._extract_changes
         for name in style.dropped_params(saved) if run_params else []:
             base.params.pop(name, None)
         base.params.update(run_params)
@@ -179,7 +261,7 @@ class StreamReader:
         skip = frozenset(self.stream.skip_statuses)
         cap = None if run_params else self._max_records()
         if feed is not None and not feeding and not checkpoint and feed.spec.start is not None:
-            high = self._start_token(feed, piece, saved)
+            high = self._feed_start_token(feed, piece, saved)
         while True:
             request = apply_patch(base, patch)
             url = runtime.redactor(str(httpx.URL(request.url).copy_merge_params(request.params)))
@@ -258,7 +340,7 @@ class StreamReader:
 
         return extract
 
-    def _start_token(self, feed: FeedStyle, piece: Slice, saved: dict[str, Any]) -> Any:
+    def _feed_start_token(self, feed: FeedStyle, piece: Slice, saved: dict[str, Any]) -> Any:
         """The feed's first token, read before the full run so no change made during it is missed."""
         assert feed.spec.start is not None and feed.start_token is not None
         runtime = self.runtime
@@ -267,7 +349,7 @@ class StreamReader:
             state=saved,
             parent=piece.parent,
             partition=piece.partition,
-            spec=feed.spec.start.request,
+            request=feed.spec.start.request,
         )
         url = runtime.redactor(str(httpx.URL(request.url).copy_merge_params(request.params)))
         try:

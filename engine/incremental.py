@@ -4,7 +4,9 @@
   (Stripe `created[gte]`), minus an optional lookback; or in a header (Xero `If-Modified-Since`).
 - `server_token`: the provider hands out a token on the last page (Google Calendar
   `nextSyncToken` -> `syncToken`); a configured status (410) means it expired and the
-  slice falls back to a full sync on its own.
+  slice falls back to a full sync on its own. With `start`, a full run asks for the first
+  token before it lists (Drive `changes/startPageToken`) and saves it when done; with
+  `changes`, later runs read that feed instead of the listing (extract.py).
 - `change_feed`: later runs read another endpoint from a stored token (Gmail history.list
   from a `historyId`); the first token comes from a request made before the full run
   (users.getProfile) or from the full run's records. The reader (engine/extract.py) asks
@@ -151,9 +153,11 @@ class TokenStyle:
         return high
 
     def finish(self, saved: dict[str, Any], high: Any, last_page: Page) -> dict[str, Any]:
+        """The last page's token; else the one asked before the listing (`start`, carried in
+        `high`); else the saved one."""
         token = self._get(last_page.body)
         if token is None:
-            token = saved.get("token")
+            token = high if high is not None else saved.get("token")
         return {} if token is None else {"token": token}
 
     def expired(self, status: int) -> bool:

@@ -17,7 +17,7 @@ import jsonschema
 
 from .auth import Authenticator, build_auth
 from .control import ConnectionRecord, ConnectionStore, Vault, open_control
-from .errors import ConfigError, ManifoldError
+from .errors import ConfigError
 from .http import HttpClient, PreparedRequest
 from .oauth import ClientCredentialsAuthenticator, OAuth2Authenticator, TokenSet, UrlRewrite
 from .oauth.spec import OAuth2AuthCode, OAuth2ClientCredentials
@@ -172,23 +172,36 @@ class ConnectorRuntime:
         state: Mapping[str, Any] | None = None,
         parent: Any = None,
         partition: Any = None,
-        spec: RequestSpec | None = None,
+        parents: list[Any] | None = None,
+        request: RequestSpec | None = None,
     ) -> PreparedRequest:
-        """Render a stream's request (or `spec`, another request of the stream) for one slice."""
-        context = {**self.context, "state": dict(state or {}), "parent": parent, "partition": partition}
-        spec = spec or stream.request
+        """Render a stream's request (or `request`, e.g. its changes feed) for one slice;
+        `parents` is a batch of parent records (`parent.batch`)."""
+        context = {
+            **self.context,
+            "state": dict(state or {}),
+            "parent": parent,
+            "partition": partition,
+            "parents": parents,
+        }
+        spec = request or stream.request
         if spec is None:
-            raise ManifoldError(f"{self.spec.name}: this stream has no request (webhooks fill it)")
+            raise ConfigError(
+                f"{self.spec.name}: this stream is not read by syncs (no request, or poll: false)"
+            )
         path = render_value(spec.path, self._templates, context)
         url = (
             path
             if path.startswith(("http://", "https://"))
             else self.base_url.rstrip("/") + "/" + path.lstrip("/")
         )
+        params = {k: render_value(v, self._templates, context) for k, v in spec.params.items()}
+        if spec.omit_empty:
+            params = {k: v for k, v in params.items() if v != ""}
         return PreparedRequest(
             method=spec.method,
             url=url,
-            params={k: render_value(v, self._templates, context) for k, v in spec.params.items()},
+            params=params,
             headers={
                 **self._headers,
                 **{k: render_value(v, self._templates, context) for k, v in spec.headers.items()},

@@ -11,6 +11,7 @@ Names available in templates (and nowhere else):
 | `state`      | the stream slice's saved state (`cursor`, `token`)                 |
 | `parent`     | the parent record, in a substream                                  |
 | `partition`  | the partition value, in a partitioned stream                      |
+| `parents`    | the batch of parent records (a list), with `parent.batch`         |
 | `now`        | the run's start time (UTC datetime)                               |
 | `input`      | an action's input (actions only); `result`, `results`, `item` too  |
 | `idempotency_key` | an action's idempotency key (actions only)                   |
@@ -36,7 +37,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .errors import TemplateError
 
 CONNECTOR_NAMES = frozenset({"config", "env", "secrets", "connection", "now"})
-REQUEST_NAMES = CONNECTOR_NAMES | {"state", "parent", "partition"}
+REQUEST_NAMES = CONNECTOR_NAMES | {"state", "parent", "partition", "parents"}
 ACTION_NAMES = CONNECTOR_NAMES | {"input", "result", "results", "item", "idempotency_key"}
 _EXPRESSION = re.compile(r"\A\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*\Z", re.S)
 

@@ -549,6 +549,30 @@ def float_() -> Convert:
     return to_float
 
 
+_ISO_DURATION = re.compile(
+    r"\AP(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?\Z"
+)
+_DURATION_SECONDS = {"weeks": 604_800, "days": 86_400, "hours": 3_600, "minutes": 60, "seconds": 1}
+
+
+@transform("iso_duration", output="float")
+def iso_duration() -> Convert:
+    """ISO 8601 duration -> seconds (float). YouTube: `contentDetails.duration: "PT4M13S"` -> 253.0.
+
+    >>> iso_duration()("PT1H2M3.5S"), iso_duration()("P1DT1S")
+    (3723.5, 86401.0)
+    """
+
+    def convert(value: Any) -> float:
+        found = _ISO_DURATION.match(value) if value.__class__ is str and value not in ("P", "PT") else None
+        if found is None or value.endswith("T"):
+            return _fail("expected an ISO 8601 duration like 'PT4M13S'")
+        return float(sum(float(v) * _DURATION_SECONDS[k] for k, v in found.groupdict().items() if v))
+
+    return convert
+
+
 @transform("boolean", output="boolean")
 def boolean() -> Convert:
     """-> bool from true/false, yes/no, 1/0 (any case).
@@ -661,6 +685,28 @@ def header(name: str, addresses: bool = False) -> Convert:
     return convert
 
 
+@transform("prefix", output="string")
+def prefix(text: str) -> Convert:
+    """`text` put before the value: a link from an id. YouTube: `permalink: {path: id, as: prefix,
+    args: {text: "https://www.youtube.com/watch?v="}}`.
+
+    >>> prefix("https://www.youtube.com/watch?v=")("dQw4w9WgXcQ")
+    'https://www.youtube.com/watch?v=dQw4w9WgXcQ'
+    """
+    return lambda value: text + to_string(value)
+
+
+@transform("strip", output="string")
+def strip(chars: str = " ") -> Convert:
+    """Text without these characters at either end. YouTube: `customUrl: "@acmestudio"` -> 'acmestudio'
+    with `args: {chars: "@"}`.
+
+    >>> strip("@")("@acmestudio")
+    'acmestudio'
+    """
+    return lambda value: to_string(value).strip(chars)
+
+
 @transform("join", output="string")
 def join(sep: str = ", ") -> Convert:
     """A list -> text joined by `sep` (nulls skipped).
@@ -741,6 +787,19 @@ def contains(value: Any, negate: bool = False) -> Convert:
         return (wanted in items) is not negate
 
     return convert
+
+
+@transform("equals", output="boolean")
+def equals(value: Any) -> Convert:
+    """Whether the value equals `value` (a missing value stays null).
+
+    Google Drive: `is_folder: {path: mimeType, as: equals, args: {value: application/vnd.google-apps.folder}}`.
+
+    >>> equals("application/vnd.google-apps.folder")("application/pdf")
+    False
+    """
+    wanted = value
+    return lambda found: found == wanted
 
 
 @transform("present", output="boolean", null_safe=True)

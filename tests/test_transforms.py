@@ -105,6 +105,19 @@ GOOD: list[tuple[str, dict[str, Any], Any, Any]] = [
     ("contains", {"value": "UNREAD", "negate": True}, ["INBOX"], True),
     ("present", {}, "2024-03-01", True),
     ("present", {}, "", False),
+    ("equals", {"value": "application/vnd.google-apps.folder"}, "application/vnd.google-apps.folder", True),
+    ("equals", {"value": 1}, "1", False),
+    ("iso_duration", {}, "PT4M13S", 253.0),
+    ("iso_duration", {}, "P1DT2H", 93600.0),
+    ("iso_duration", {}, "PT0.5S", 0.5),
+    (
+        "prefix",
+        {"text": "https://www.youtube.com/watch?v="},
+        "dQw4w9WgXcQ",
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+    ),
+    ("strip", {"chars": "@"}, "@acmestudio", "acmestudio"),
+    ("strip", {}, "  padded ", "padded"),
 ]
 
 
@@ -124,6 +137,8 @@ REQUIRED_ARGS: dict[str, dict[str, Any]] = {
     "constant": {"value": "x"},
     "contains": {"value": "x"},
     "lookup": {"values": {"S": "completed"}, "default": "other"},
+    "equals": {"value": "x"},
+    "prefix": {"text": "x"},
 }
 
 
@@ -172,6 +187,10 @@ BAD: list[tuple[str, dict[str, Any], Any]] = [
     ("split", {}, ["a"]),
     ("first", {}, "abc"),
     ("contains", {"value": "UNREAD"}, "UNREAD"),
+    ("iso_duration", {}, "4 minutes"),
+    ("iso_duration", {}, "PT"),
+    ("iso_duration", {}, "P1H"),
+    ("iso_duration", {}, 253),
 ]
 
 

@@ -178,7 +178,10 @@ def run_action(
     if spec.result.compose is not None:
         context["item"] = None
         context["result"] = _render(spec.result.compose, cache, context, connector, name)
-    return ActionOutcome(connector, name, connection_id, status, context["result"], key, replayed)
+    record = context["result"]
+    if spec.result.merge and isinstance(record, dict):
+        record = {**record, **_render(spec.result.merge, cache, context, connector, name)}
+    return ActionOutcome(connector, name, connection_id, status, record, key, replayed)
 
 
 def _items(

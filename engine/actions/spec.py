@@ -102,6 +102,13 @@ class ActionResult(_Strict):
         "`_version`, so later webhook updates of the same object (a status) are not older than it. "
         "Unset: when the result was received.",
     )
+    merge: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields set on the result record before it lands (templates seeing `input`, `result`, "
+        "`now`...): a row that joins the input to the provider's object, e.g. Drive `link_file`: "
+        "{record_type: '{{ input.record_type }}', file_id: '{{ result.id }}'}. A single `{{ expression }}` "
+        "keeps its type.",
+    )
     success_text: str | None = Field(
         None, description="For plain-text APIs (Slack incoming webhooks): the body that means success, 'ok'."
     )

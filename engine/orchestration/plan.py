@@ -53,7 +53,7 @@ class StreamPlan:
 
 def plan_streams(loaded: LoadedConnector, models: dict[str, ModelSpec]) -> list[StreamPlan]:
     """The connector's loading streams, in spec order (parent-only streams and streams filled
-    by webhooks only have no asset)."""
+    by webhooks and actions only (no request, or `poll: false`) have no asset)."""
     return [
         StreamPlan(loaded, name, models[stream.into])
         for name, stream in loaded.spec.streams.items()

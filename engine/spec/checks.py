@@ -14,7 +14,7 @@ import pydantic
 from ..mapping import MappingError, RowMapper, compile_filter
 from ..models import MODELS_DIR, ModelSpec, did_you_mean, load_models
 from ..templating import ACTION_NAMES, CONNECTOR_NAMES, check_template
-from .models import ConnectorSpec, StreamSpec
+from .models import ConnectorSpec, RequestSpec, ServerTokenIncremental, StreamSpec
 from .yaml_nodes import Path as DataPath
 
 Problem = tuple[DataPath, str]
@@ -46,18 +46,32 @@ def check_templates(value: Any, path: DataPath, allowed: frozenset[str] | set[st
 def _stream_names(stream: StreamSpec) -> set[str]:
     names = set(CONNECTOR_NAMES) | {"state"}
     if stream.parent:
-        names.add("parent")
+        names.add("parents" if stream.parent.batch else "parent")
     if stream.partitions:
         names.add("partition")
     return names
+
+
+def _stream_requests(stream: StreamSpec) -> Iterator[tuple[DataPath, RequestSpec]]:
+    """The stream's request and its incremental start and changes requests, where they are."""
+    if stream.request is not None:
+        yield ("request",), stream.request
+    incremental = stream.incremental
+    if isinstance(incremental, ServerTokenIncremental):
+        if incremental.start is not None:
+            yield ("incremental", "start", "request"), incremental.start.request
+        if incremental.changes is not None:
+            yield ("incremental", "changes", "request"), incremental.changes.request
 
 
 def _check_stream(
     spec: ConnectorSpec, name: str, stream: StreamSpec, models: dict[str, ModelSpec]
 ) -> list[Problem]:
     at: DataPath = ("streams", name)
-    request = stream.request.model_dump(by_alias=True, exclude_none=True) if stream.request else {}
-    problems = check_templates(request, (*at, "request"), _stream_names(stream))
+    problems: list[Problem] = []
+    for where, request_spec in _stream_requests(stream):
+        request = request_spec.model_dump(by_alias=True, exclude_none=True)
+        problems += check_templates(request, (*at, *where), _stream_names(stream))
     if stream.incremental is not None and stream.incremental.type == "change_feed":
         feed = stream.incremental.model_dump(by_alias=True, exclude_none=True, include={"request", "start"})
         problems += check_templates(feed, (*at, "incremental"), _stream_names(stream))
@@ -70,6 +84,12 @@ def _check_stream(
         compile_filter(stream.filter)
     except ValueError as exc:
         problems.append(((*at, "filter"), str(exc)))
+    changes = stream.incremental.changes if isinstance(stream.incremental, ServerTokenIncremental) else None
+    if changes is not None:
+        try:
+            compile_filter(changes.filter)
+        except ValueError as exc:
+            problems.append(((*at, "incremental", "changes", "filter"), str(exc)))
     if stream.parent:
         parent = stream.parent.stream
         if parent not in spec.streams:
@@ -125,6 +145,7 @@ def _check_actions(spec: ConnectorSpec) -> list[Problem]:
         where: tuple[str | int, ...] = ("actions", name)
         requests = action.model_dump(by_alias=True, include={"request", "then", "idempotency", "result"})
         problems += check_templates(requests, where, ACTION_NAMES)
+        problems += check_templates(action.result.merge, (*where, "result", "merge"), ACTION_NAMES)
         stream = action.result.apply
         if stream is not None and (spec.streams.get(stream) is None or spec.streams[stream].into is None):
             problems.append(

@@ -113,6 +113,11 @@ class RequestSpec(_Strict):
     json_body: dict[str, Any] | None = Field(
         None, alias="json", description="JSON body for POST requests; string values are templates."
     )
+    omit_empty: bool = Field(
+        False,
+        description="Leave out params that render to an empty string, e.g. Drive's "
+        "`q: \"{{ '' if config.get('include_trashed') else 'trashed = false' }}\"`.",
+    )
 
 
 # ---------------------------------------------------------------- pagination
@@ -278,6 +283,52 @@ class ServerTokenIncremental(_Strict):
     drop_params: list[str] = Field(
         default_factory=list, description="Request params the provider forbids together with the token."
     )
+    start: TokenStart | None = Field(
+        None,
+        description="Where the first token comes from when the listing does not hand one out (Google Drive "
+        "`changes/startPageToken`): asked once before a full run reads its first page, saved when the run ends.",
+    )
+    changes: TokenChanges | None = Field(
+        None,
+        description="Where later runs read changes, when that is another endpoint than the full listing "
+        "(Google Drive: `files` first, then `changes?pageToken=`).",
+    )
+
+
+class TokenStart(_Strict):
+    """The request that hands out the first change token, taken before the full listing starts, so
+    nothing changed during the listing is missed.
+
+    Drive: `start: {request: {path: /drive/v3/changes/startPageToken}, token: startPageToken}`.
+    """
+
+    request: RequestSpec = Field(description="The request (templates as in the stream's request).")
+    token: str = Field(description="Body path of the token, e.g. 'startPageToken'.")
+
+
+class TokenChanges(_Strict):
+    """The changes feed incremental runs read instead of the stream's request. Each change is turned
+    into a record the stream's `fields` map like a listed one.
+
+    Drive: `{request: {path: /drive/v3/changes}, records: changes, record: file,
+    carry: {id: fileId, removed: removed}}`: a change's `file`, with its id and `removed` flag
+    copied on (a removed file's change has no `file`).
+    """
+
+    request: RequestSpec = Field(
+        description="The changes request; the token goes in the incremental `param`."
+    )
+    records: str = Field(description="Body path of the change list, e.g. 'changes'.")
+    filter: RecordFilter | None = Field(
+        None, description="Keep only the changes that match (before `record`), e.g. changeType = file."
+    )
+    record: str | None = Field(
+        None, description="Path of the changed object inside a change, e.g. 'file'; none: the change itself."
+    )
+    carry: dict[str, str] = Field(
+        default_factory=dict,
+        description="Record key -> change path, copied onto the record, e.g. {id: fileId, removed: removed}.",
+    )
 
 
 class FeedStart(_Strict):
@@ -413,7 +464,7 @@ class RecordFilter(_Strict):
 
 
 class ParentSpec(_Strict):
-    """Run this stream once per record of another stream (a substream)."""
+    """Run this stream once per record of another stream (a substream), or once per batch of them."""
 
     stream: str = Field(description="Name of the parent stream in this connector.")
     fields: dict[str, str] = Field(
@@ -431,6 +482,19 @@ class ParentSpec(_Strict):
         "run (Gmail: message ids from history.list); the parent's state is kept with this stream's and "
         "advances only when every slice has been read. Off: every parent record, every run.",
     )
+    batch: int | None = Field(
+        None,
+        ge=1,
+        description="Run once per batch of up to this many parent records; templates see the batch as "
+        "`parents` (a list), e.g. YouTube videos.list: "
+        "`id: \"{{ parents | map(attribute='contentDetails.videoId') | join(',') }}\"` with batch: 50.",
+    )
+
+    @model_validator(mode="after")
+    def _batch_has_no_fields(self) -> ParentSpec:
+        if self.batch is not None and self.fields:
+            raise ValueError("parent `fields` fill columns from one parent record; a batch has many")
+        return self
 
 
 class PartitionSpec(_Strict):
@@ -462,6 +526,11 @@ class StreamSpec(_Strict):
         description="The request for the first page of each slice. None: the stream is never polled "
         "(the API cannot list these records, e.g. WhatsApp messages); its rows arrive only through "
         "webhook events and action results, and it has no sync run or asset.",
+    )
+    poll: bool = Field(
+        True,
+        description="false: syncs never read this stream; it only gives action results and webhook events "
+        "a mapping into its model (Drive `file_links`, which no endpoint lists).",
     )
     records: str = Field(
         "",
@@ -510,8 +579,8 @@ class StreamSpec(_Strict):
 
     @property
     def polled(self) -> bool:
-        """Read from the API by syncs (a stream without `request` is filled by webhooks only)."""
-        return self.request is not None
+        """Read from the API by syncs (without `request`, or with `poll: false`, only webhooks and actions fill it)."""
+        return self.poll and self.request is not None
 
     def slice_columns(self) -> list[str]:
         """Columns filled once per slice: from the parent record or the partition value."""
@@ -633,3 +702,9 @@ class ConnectorSpec(_Strict):
         from_events = self.webhooks.applied_streams() if self.webhooks is not None else set()
         from_actions = {a.result.apply for a in self.actions.values() if a.result.apply}
         return from_events | from_actions
+
+
+# The incremental section names RecordFilter, defined below it: resolve those names now, so the
+# reference and the editor schema see the classes themselves.
+TokenChanges.model_rebuild(force=True)
+ServerTokenIncremental.model_rebuild(force=True)

@@ -16,6 +16,7 @@ from engine.sandbox.protocols.base import BadRequest, Protocol
 from engine.sandbox.protocols.batches import BatchUpsert
 from engine.sandbox.protocols.creates import Create, Retrieve, Update
 from engine.sandbox.protocols.docusign import DocuSignEnvelopes
+from engine.sandbox.protocols.drive import DriveChanges, DriveFileGet, DriveFiles, DriveStartPageToken
 from engine.sandbox.protocols.generic import LinkHeader, OffsetLimit, PageNumber, Single
 from engine.sandbox.protocols.gmail import GmailHistory, GmailSend
 from engine.sandbox.protocols.google import GooglePageToken
@@ -29,6 +30,7 @@ from engine.sandbox.protocols.tiktok import TikTokVideoList
 from engine.sandbox.protocols.whatsapp import WhatsAppSend
 from engine.sandbox.protocols.writes import Collection, WriteProtocol
 from engine.sandbox.protocols.xero import XeroList
+from engine.sandbox.protocols.youtube import YouTubeList
 
 PROTOCOLS: dict[str, type[Protocol]] = {
     cls.name: cls
@@ -55,6 +57,11 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         GmailSend,
         XeroList,
         BatchUpsert,
+        DriveFiles,
+        DriveStartPageToken,
+        DriveChanges,
+        DriveFileGet,
+        YouTubeList,
     )
 }
 
