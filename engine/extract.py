@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from .errors import ManifoldError, ResponseError, StreamError
-from .incremental import build_incremental
+from .incremental import build_incremental, deep_merge
 from .mapping import compile_filter
 from .pages import Page, RequestPatch
 from .pagination import PageGuard, build_paginator
@@ -117,11 +117,13 @@ class StreamReader:
         checkpoint = saved.get("checkpoint")
         if checkpoint:
             run_params = dict(checkpoint.get("run_params") or {})
+            run_json = dict(checkpoint.get("run_json") or {})
             patch = RequestPatch.from_dict(checkpoint["patch"])
             high = checkpoint.get("high")
             number = int(checkpoint.get("page", 1))
         else:
             run_params = style.start_params(saved)
+            run_json = style.start_json(saved)
             patch = self.paginator.first()
             high = None
             number = 1
@@ -129,6 +131,8 @@ class StreamReader:
         for name in style.dropped_params(saved) if run_params else []:
             base.params.pop(name, None)
         base.params.update(run_params)
+        if run_json:
+            base.json = deep_merge(base.json or {}, run_json)
         guard = PageGuard(runtime.spec.http.page_cap)
         incremental = self.stream.incremental
         expired_ok: frozenset[int] = frozenset()
@@ -161,6 +165,7 @@ class StreamReader:
                 "checkpoint": {
                     "patch": next_patch.to_dict(),
                     "run_params": run_params,
+                    **({"run_json": run_json} if run_json else {}),
                     "high": high,
                     "page": number + 1,
                 },

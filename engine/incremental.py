@@ -1,7 +1,8 @@
 """Incremental styles: what a slice sends from its saved state, and what it saves when done.
 
 - `cursor`: records carry a cursor field; its high-water mark is sent next time
-  (Stripe `created[gte]`), minus an optional lookback.
+  (Stripe `created[gte]`), minus an optional lookback; or put into the JSON body at a path
+  (Notion's `filter.last_edited_time.on_or_after`).
 - `server_token`: the provider hands out a token on the last page (Google Calendar
   `nextSyncToken` -> `syncToken`); a configured status (410) means it expired and the
   slice falls back to a full sync on its own.
@@ -22,6 +23,10 @@ class IncrementalStyle(Protocol):
         """Params this run sends, from the saved slice state."""
         ...
 
+    def start_json(self, saved: dict[str, Any]) -> dict[str, Any]:
+        """JSON merged into the request body this run, from the saved slice state."""
+        ...
+
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:
         """Base params the provider forbids in an incremental request."""
         ...
@@ -35,6 +40,19 @@ class IncrementalStyle(Protocol):
         ...
 
     def expired(self, status: int) -> bool: ...
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`; objects merge at every depth, other values replace.
+
+    >>> deep_merge({"filter": {"timestamp": "last_edited_time"}}, {"filter": {"on": 1}, "page_size": 2})
+    {'filter': {'timestamp': 'last_edited_time', 'on': 1}, 'page_size': 2}
+    """
+    out = dict(base)
+    for key, value in over.items():
+        mine = out.get(key)
+        out[key] = deep_merge(mine, value) if isinstance(mine, dict) and isinstance(value, dict) else value
+    return out
 
 
 def _as_unix(value: Any) -> int:
@@ -60,7 +78,21 @@ class CursorStyle:
 
     def start_params(self, saved: dict[str, Any]) -> dict[str, Any]:
         cursor = saved.get("cursor")
-        return {} if cursor is None else {self.spec.param: self._format(cursor)}
+        if cursor is None or self.spec.param is None:
+            return {}
+        return {self.spec.param: self._format(cursor)}
+
+    def start_json(self, saved: dict[str, Any]) -> dict[str, Any]:
+        cursor = saved.get("cursor")
+        if cursor is None or self.spec.body_path is None:
+            return {}
+        placed: dict[str, Any] = {}
+        node = placed
+        *parents, last = self.spec.body_path.split(".")
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[last] = self._format(cursor)
+        return deep_merge(self.spec.body, placed)
 
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:
         return []
@@ -92,6 +124,9 @@ class TokenStyle:
         token = saved.get("token")
         return {} if token is None else {self.spec.param: token}
 
+    def start_json(self, saved: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:
         return self.spec.drop_params if saved.get("token") is not None else []
 
@@ -112,6 +147,9 @@ class FullStyle:
     """No incremental: every run reads everything."""
 
     def start_params(self, saved: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def start_json(self, saved: dict[str, Any]) -> dict[str, Any]:
         return {}
 
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:

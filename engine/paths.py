@@ -7,6 +7,11 @@ Paths are compiled once into plain callables; the hot path never parses a path.
 'a@b.c'
 >>> compile_path("links[rel=next].href")({"links": [{"rel": "self", "href": "x"}, {"rel": "next", "href": "y"}]})
 'y'
+
+A selection on an object looks through its values (Notion properties are keyed by their names):
+
+>>> compile_path("properties[type=title].id")({"properties": {"Name": {"id": "title", "type": "title"}}})
+'title'
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ def _step(part: str) -> Getter:
 
         def pick(value: Any) -> Any:
             items = inner(value)
+            if isinstance(items, dict):  # an object's values: Notion's properties by name
+                items = list(items.values())
             if isinstance(items, list):
                 for item in items:
                     if isinstance(item, dict) and _literal(item.get(key)) == want:

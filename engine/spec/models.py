@@ -219,18 +219,40 @@ PagingSpec = Annotated[
 class CursorIncremental(_Strict):
     """Records carry a cursor field (timestamp or integer); its high-water mark is sent next time.
 
-    Stripe: `incremental: {type: cursor, field: created, param: "created[gte]"}`.
+    Stripe: `incremental: {type: cursor, field: created, param: "created[gte]"}`. Notion (a JSON
+    body filter): `{type: cursor, field: last_edited_time, body_path: filter.last_edited_time.on_or_after,
+    body: {filter: {timestamp: last_edited_time}}, format: iso}`.
     """
 
     type: Literal["cursor"]
     field: str = Field(description="Record path of the cursor value, e.g. 'created'.")
-    param: str = Field(description="Query parameter that takes the stored value, e.g. 'created[gte]'.")
+    param: str | None = Field(
+        None, description="Query parameter that takes the stored value, e.g. 'created[gte]'."
+    )
+    body_path: str | None = Field(
+        None,
+        description="Dotted path in the request's JSON body that takes the stored value instead of a query "
+        "parameter, e.g. 'filter.last_edited_time.on_or_after' (Notion).",
+    )
+    body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="JSON merged (at every depth) into the request body along with the stored value, only "
+        "when there is one, e.g. {filter: {timestamp: last_edited_time}} (Notion).",
+    )
     lookback: int = Field(
         0, ge=0, description="Subtracted from the stored value (same unit) to catch late writes."
     )
     format: Literal["raw", "unix_seconds", "iso"] = Field(
         "raw", description="How the stored value is sent: as read, or converted to unix seconds or ISO 8601."
     )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CursorIncremental:
+        if (self.param is None) == (self.body_path is None):
+            raise ValueError("give the stored value one place: `param` (query) or `body_path` (JSON body)")
+        if self.body and self.body_path is None:
+            raise ValueError("`body` goes with `body_path`")
+        return self
 
 
 class ServerTokenIncremental(_Strict):
@@ -349,7 +371,9 @@ class SandboxRoute(_Strict):
     """One emulated endpoint: a provider paging protocol serving a fixture file."""
 
     path: str = Field(description="Path served, with {placeholders}, e.g. '/v1/invoices'.")
-    method: Literal["GET", "POST"] = "GET"
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
+        "GET", description="HTTP method served, e.g. PATCH for Notion's page updates."
+    )
     protocol: str = Field(description="Provider protocol, e.g. 'stripe_list', 'google_page_token'.")
     fixture: str = Field(description="JSON file, relative to the connector file.")
     options: dict[str, Any] = Field(default_factory=dict, description="Protocol options, e.g. kind.")

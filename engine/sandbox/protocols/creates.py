@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from engine.paths import compile_path
@@ -36,9 +38,10 @@ class Create(WriteProtocol):
                "message": "Missing required param: amount."}}
     Options: `object` (the "object" field, none by default), `id_prefix` ('pi_'), `required`
     (field paths, 'a.b' for nested), `defaults` (fields under the received ones),
-    `timestamp_field` (e.g. 'created', or a list of them: unix seconds now), `status` (200;
-    PayPal 201), and the
-    write options `collection`, `idempotency_header`, `request_only` (see `writes`).
+    `timestamp_field` (e.g. 'created', or a list of them: unix seconds now), `timestamp_format`
+    ('unix', or 'iso': '2025-11-03T09:00:00.000Z' as Notion writes them), `id_format` ('random':
+    the prefix and 24 letters and digits, or 'uuid': Notion's ids), `status` (200; PayPal 201), and
+    the write options `collection`, `idempotency_header`, `request_only` (see `writes`).
     """
 
     name = "create"
@@ -50,11 +53,15 @@ class Create(WriteProtocol):
         "required": [],
         "defaults": {},
         "timestamp_field": None,
+        "timestamp_format": "unix",
+        "id_format": "random",
         "status": 200,
     }
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
+        if self.options["id_format"] not in ("random", "uuid"):
+            raise ValueError("option id_format must be 'random' or 'uuid'")
         self._required = [(name, compile_path(name)) for name in field_names(self.options, "required")]
         self._id_field = str(self.options.get("id_field", "id"))
         self._timestamps = _timestamp_fields(self.options)
@@ -66,12 +73,14 @@ class Create(WriteProtocol):
             if get(received) in (None, "", [], {}):
                 raise BadRequest(f"Missing required param: {name}.", code="parameter_missing", param=name)
         stamped: dict[str, Any] = {}
-        set_path(stamped, self._id_field, new_id(str(self.options["id_prefix"])))
+        prefix = str(self.options["id_prefix"])
+        made = prefix + str(uuid.uuid4()) if self.options["id_format"] == "uuid" else new_id(prefix)
+        set_path(stamped, self._id_field, made)
         if self.options["object"]:
             stamped["object"] = self.options["object"]
         # id and object lead the object, as in the provider's replies, and win over the body
         record = merged(merged(stamped, merged(self.options["defaults"], received)), stamped)
-        _stamp(record, self._timestamps)
+        _stamp(record, self._timestamps, self.options["timestamp_format"])
         collection.save(record)
         return json_reply(record, self.options["status"])
 
@@ -89,7 +98,7 @@ class Update(WriteProtocol):
     "message": "No such invoice: 'in_x'"}}.
     Options: `object` (the noun in that message), `set` (fields the server sets, e.g.
     {status: open}), `timestamp_field` (e.g. 'status_transitions.finalized_at', or a list),
-    `status` (200),
+    `timestamp_format` ('unix' or 'iso'), `status` (200),
     and the write options `collection`, `idempotency_header`, `request_only`.
     """
 
@@ -100,6 +109,7 @@ class Update(WriteProtocol):
         "object": "object",
         "set": {},
         "timestamp_field": None,
+        "timestamp_format": "unix",
         "status": 200,
     }
 
@@ -128,7 +138,7 @@ class Update(WriteProtocol):
             )
         record = merged(merged(entry.record, self.received(call)), self.options["set"])
         set_path(record, self._id_field, self._id_of(entry.record))
-        _stamp(record, self._timestamps)
+        _stamp(record, self._timestamps, self.options["timestamp_format"])
         collection.save(record)
         return json_reply(record, self.options["status"])
 
@@ -140,8 +150,10 @@ def _timestamp_fields(options: Mapping[str, Any]) -> list[str]:
     return field_names(options, "timestamp_field")
 
 
-def _stamp(record: dict[str, Any], fields: list[str]) -> None:
-    now = int(time.time())
+def _stamp(record: dict[str, Any], fields: list[str], style: str = "unix") -> None:
+    now: int | str = int(time.time())
+    if style == "iso":
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     for name in fields:
         set_path(record, name, now)
 
@@ -150,6 +162,8 @@ def _check(options: Mapping[str, Any]) -> None:
     for name in ("defaults", "set"):
         if name in options and not isinstance(options[name], dict):
             raise ValueError(f"option {name} must be a mapping of fields")
+    if options["timestamp_format"] not in ("unix", "iso"):
+        raise ValueError("option timestamp_format must be 'unix' or 'iso'")
     status = options["status"]
     if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status < 300:
         raise ValueError("option status must be a 2xx status code")
