@@ -1,4 +1,4 @@
-"""Creating and updating objects with POST, as Stripe and PayPal do."""
+"""Creating and updating objects with POST (or PATCH), as Stripe, PayPal and Notion do."""
 
 from __future__ import annotations
 
@@ -67,6 +67,10 @@ class Create(WriteProtocol):
         self._timestamps = _timestamp_fields(self.options)
         _check(self.options)
 
+    def finish(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The stored object as the provider would complete it (a subclass's hook; as is here)."""
+        return record
+
     def write(self, call: Call, collection: Collection) -> Reply:
         received = self.received(call)
         for name, get in self._required:
@@ -79,7 +83,7 @@ class Create(WriteProtocol):
         if self.options["object"]:
             stamped["object"] = self.options["object"]
         # id and object lead the object, as in the provider's replies, and win over the body
-        record = merged(merged(stamped, merged(self.options["defaults"], received)), stamped)
+        record = self.finish(merged(merged(stamped, merged(self.options["defaults"], received)), stamped))
         _stamp(record, self._timestamps, self.options["timestamp_format"])
         collection.save(record)
         return json_reply(record, self.options["status"])
@@ -126,6 +130,10 @@ class Update(WriteProtocol):
             raise ValueError(f"an update route needs the object's id as a placeholder, e.g. {path}/{{id}}")
         return path[:start].rstrip("/")
 
+    def finish(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The changed object as the provider would complete it (a subclass's hook; as is here)."""
+        return record
+
     def write(self, call: Call, collection: Collection) -> Reply:
         param, object_id = list(call.path_params.items())[-1]
         entry = collection.find(object_id)
@@ -136,7 +144,7 @@ class Update(WriteProtocol):
                 code="resource_missing",
                 param=param,
             )
-        record = merged(merged(entry.record, self.received(call)), self.options["set"])
+        record = self.finish(merged(merged(entry.record, self.received(call)), self.options["set"]))
         set_path(record, self._id_field, self._id_of(entry.record))
         _stamp(record, self._timestamps, self.options["timestamp_format"])
         collection.save(record)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from engine.sandbox.messages import Call, Reply, splice
 from engine.sandbox.protocols.base import BadRequest, Protocol, int_param, not_deleted, raws, take
+from engine.sandbox.protocols.creates import Create, Update
 from engine.sandbox.store import Entry, Snapshot
 
 
@@ -27,18 +28,19 @@ class NotionPostCursor(Protocol):
     `{"timestamp": "last_edited_time", "last_edited_time": {"on_or_after": "2025-11-01T00:00:00Z"}}`
     (also `created_time`; `after`, `before`, `on_or_before`, `equals`). Property filters are not
     emulated: those records are served unfiltered.
-    Options: `type` ('page_or_data_source').
+    Options: `type` ('page_or_data_source'), `max_page_size` (100, Notion's cap; a smaller one makes a
+    small fixture page: larger requests are served that many records, with `has_more`).
     """
 
     name = "notion_post_cursor"
     error_style = "notion"
-    defaults: ClassVar[dict[str, Any]] = {"type": "page_or_data_source"}
+    defaults: ClassVar[dict[str, Any]] = {"type": "page_or_data_source", "max_page_size": 100}
 
     def handle(self, call: Call, data: Snapshot) -> Reply:
         source: Any = call.query if call.method == "GET" else (call.body if call.body is not None else {})
         if not isinstance(source, dict):
             raise BadRequest("body failed validation: body should be an object.")
-        size = int_param(source, "page_size", 100, high=100)
+        size = min(int_param(source, "page_size", 100, high=100), int(self.options["max_page_size"]))
         cursor = source.get("start_cursor")
         start = 0
         if cursor is not None:
@@ -118,3 +120,87 @@ def _matcher(spec: Any) -> Callable[[Entry], bool]:
         return compare(_moment(record[timestamp], timestamp), given)
 
     return keep
+
+
+class NotionPageCreate(Create):
+    """`POST /v1/pages` answered with the page object as Notion returns it: each property value
+    gets its `type`, each rich text item its `plain_text` and `annotations`, the parent its `type`.
+
+    {"parent": {"data_source_id": "248104cd-..."}, "properties": {"Name": {"title": [{"text": {"content": "Acme"}}]}}}
+    -> {"object": "page", "id": "...", "parent": {"type": "data_source_id", "data_source_id": "248104cd-..."},
+        "properties": {"Name": {"id": "title", "type": "title", "title": [{"type": "text", "text": {...},
+                                "plain_text": "Acme", "annotations": {...}, "href": null}]}}, ...}
+
+    Options as `create`; errors in Notion's shape.
+    """
+
+    name = "notion_page_create"
+    error_style = "notion"
+
+    def finish(self, record: dict[str, Any]) -> dict[str, Any]:
+        return notion_page(record)
+
+
+class NotionPageUpdate(Update):
+    """`PATCH /v1/pages/{page_id}`: the received property values laid over the page's, completed
+    as in `notion_page_create`; properties left out keep their values. Options as `update`."""
+
+    name = "notion_page_update"
+    error_style = "notion"
+
+    def finish(self, record: dict[str, Any]) -> dict[str, Any]:
+        return notion_page(record)
+
+
+_ANNOTATIONS = {
+    "bold": False,
+    "italic": False,
+    "strikethrough": False,
+    "underline": False,
+    "code": False,
+    "color": "default",
+}
+_RICH_TEXT_TYPES = ("title", "rich_text")
+
+
+def notion_page(record: dict[str, Any]) -> dict[str, Any]:
+    """Complete a page object as Notion's responses carry it (in place; returned)."""
+    parent = record.get("parent")
+    if isinstance(parent, dict) and "type" not in parent:
+        kind = next(
+            (k for k in ("data_source_id", "page_id", "database_id", "block_id", "workspace") if k in parent),
+            None,
+        )
+        if kind is not None:
+            record["parent"] = {"type": kind, **parent}
+    properties = record.get("properties")
+    if isinstance(properties, dict):
+        for value in properties.values():
+            if not isinstance(value, dict):
+                continue
+            kinds = [k for k in value if k not in ("id", "type")]
+            kind = value.get("type") or (kinds[0] if len(kinds) == 1 else None)
+            if kind is None:
+                continue
+            value["type"] = kind
+            if kind == "title":
+                value.setdefault("id", "title")
+            if kind in _RICH_TEXT_TYPES and isinstance(value.get(kind), list):
+                value[kind] = [_rich_text(item) for item in value[kind]]
+    return record
+
+
+def _rich_text(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return item
+    text = item.get("text")
+    content = text.get("content") if isinstance(text, dict) else None
+    return {
+        "type": item.get("type", "text"),
+        **item,
+        "annotations": {**_ANNOTATIONS, **(item.get("annotations") or {})},
+        "plain_text": item.get("plain_text", content if content is not None else ""),
+        "href": item.get(
+            "href", text.get("link", {}).get("url") if isinstance(text, dict) and text.get("link") else None
+        ),
+    }
