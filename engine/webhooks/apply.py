@@ -10,13 +10,14 @@ stream's own mapping into that stream's model, in one warehouse transaction per 
 re-applying an event (after a crash between the warehouse commit and marking it processed)
 changes nothing. A failed event is retried with backoff and parked after a bound.
 
-Rows land under the delivery's connection (`/webhooks/{connector}/{connection_id}`), else
-under the `default` connection, the one API-key connectors sync as.
+Rows land under the delivery's connection (`/webhooks/{connector}/{connection_id}`), else under
+the connection whose account id the event names (`webhooks.account`, Notion's `workspace_id`),
+else under the `default` connection, the one API-key connectors sync as.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -115,18 +116,38 @@ class EventApplier:
             return EventEffect(apply=ApplyRecord(stream=stream)) if stream else None
         return self.webhooks.effect(event_type) if self.webhooks is not None else None
 
-    def plan(self, event: StoredEvent, now: datetime | None = None) -> EventPlan | None:
-        """None when the event type does nothing here (it is marked ignored)."""
+    def plan(
+        self,
+        event: StoredEvent,
+        now: datetime | None = None,
+        *,
+        accounts: Callable[[str], str | None] | None = None,
+    ) -> EventPlan | None:
+        """None when the event type does nothing here (it is marked ignored). `accounts` finds the
+        connection of a provider account id (for `webhooks.account`)."""
         effect = self._effect(event.event_type)
         if effect is None:
             return None
+        account_path = self.webhooks.account if self.webhooks is not None else None
+        needs_account = event.connection_id is None and account_path is not None and accounts is not None
         connection_id = event.connection_id or DEFAULT_CONNECTION
-        if not effect.applies:
+        if not effect.applies and not needs_account:
             return EventPlan([], effect.sync, connection_id)
         try:
             body = orjson.loads(event.body) if event.body.strip() else {}
         except orjson.JSONDecodeError:
             raise ApplyError("the stored body is not JSON") from None
+        if needs_account:
+            assert account_path is not None and accounts is not None
+            account = get_path(body, account_path)
+            found = accounts(str(account)) if account is not None else None
+            if found is None:
+                raise ApplyError(
+                    f"no {self.name} connection has the account at '{account_path}' of this event"
+                )
+            connection_id = found
+        if not effect.applies:
+            return EventPlan([], effect.sync, connection_id)
         now = now or datetime.now(UTC)
         if effect.at:
             version_at = _event_time(get_path(body, effect.at))
@@ -206,7 +227,7 @@ def _apply_one(
     report: DrainReport,
 ) -> None:
     try:
-        plan = applier.plan(event)
+        plan = applier.plan(event, accounts=lambda account: _connection_of(inbox, event.connector, account))
         if plan is None:
             inbox.processed(event, "ignored")
             report.ignored += 1
@@ -232,3 +253,12 @@ def _apply_one(
         report.failed += 1
         report.parked += outcome == "parked"
         report.errors.append(f"{event.connector}/{event.event_id}: {message}")
+
+
+def _connection_of(inbox: Inbox, connector: str, account_id: str) -> str | None:
+    """The connected connection of this provider account, if any (the first by id)."""
+    rows = inbox.db.query(
+        "SELECT id FROM connections WHERE connector = ? AND account_id = ? AND connected = 1 ORDER BY id",
+        [connector, account_id],
+    )
+    return str(rows[0]["id"]) if rows else None

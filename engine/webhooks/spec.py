@@ -332,6 +332,11 @@ class WebhooksSpec(_Strict):
     event_type: EventSource | None = Field(
         None, description="Event type: a body path, {header: ...} or {value: ...}; none: untyped."
     )
+    account: str | None = Field(
+        None,
+        description="Body path of the provider account an event is about, e.g. 'workspace_id' (Notion): "
+        "deliveries to the shared URL belong to the connection whose account id it is.",
+    )
     per_connection: bool = Field(
         False,
         description="Deliveries go to /webhooks/{connector}/{connection_id}: the secret or routing is per "
