@@ -154,6 +154,11 @@ class ConnectorRuntime:
     def close(self) -> None:
         self.client.close()
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """`http.headers`, rendered: sent with every request, stream or action (Notion-Version)."""
+        return dict(self._headers)
+
     def url(self, path: str) -> str:
         """A path after the base URL, or an absolute URL (which a sandbox run also redirects)."""
         if path.startswith(("http://", "https://")):

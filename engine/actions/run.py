@@ -214,7 +214,10 @@ def _send(
     params = {
         k: v for k, v in _render(request.params, cache, context, connector, name).items() if v is not None
     }
-    headers = {k: str(v) for k, v in _render(request.headers, cache, context, connector, name).items()}
+    headers = {
+        **runtime.headers,
+        **{k: str(v) for k, v in _render(request.headers, cache, context, connector, name).items()},
+    }
     body = _render(request.body, cache, context, connector, name)
     content, content_type = encode(request.encoding, body, request.content_type)
     if content_type:

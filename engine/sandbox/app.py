@@ -174,6 +174,7 @@ def _json_pairs(parsed: Any) -> Params:
         return ()
     return tuple((str(k), v if isinstance(v, str) else orjson.dumps(v).decode()) for k, v in parsed.items())
 
+
 # Request headers the log keeps (besides whether Authorization was sent, never its value).
 LOGGED_HEADERS = (
     "content-type",

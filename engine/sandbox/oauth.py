@@ -165,10 +165,14 @@ class OAuthServer:
         """The token request's body as the connector's `auth.token_body` says the provider takes it."""
         kind = headers.get("content-type", "").split(";")[0].strip().lower()
         if self.spec.token_body == "json" and kind != "application/json":
-            return _oauth_error(400, "invalid_request", "the token endpoint takes a JSON body (application/json)")
+            return _oauth_error(
+                400, "invalid_request", "the token endpoint takes a JSON body (application/json)"
+            )
         if self.spec.token_body == "form" and kind == "application/json":
             return _oauth_error(
-                400, "invalid_request", "the token endpoint takes a form body (application/x-www-form-urlencoded)"
+                400,
+                "invalid_request",
+                "the token endpoint takes a form body (application/x-www-form-urlencoded)",
             )
         return None
 

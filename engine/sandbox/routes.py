@@ -158,7 +158,9 @@ def _bind_write(route: SandboxRoute, file: Path, reads: list[BoundRoute]) -> Bou
     target = next((r for r in at_path if r.spec.method == "GET"), at_path[0] if at_path else None)
     if target is None:
         if protocol.options["collection"]:
-            raise ValueError(f"collection {wanted!r} is not a GET route (or another read route) of this sandbox")
+            raise ValueError(
+                f"collection {wanted!r} is not a GET route (or another read route) of this sandbox"
+            )
         return _bind(route, file)  # no collection: the route keeps objects in its own fixture
     missing = [name for name in target.template.names if name not in template.names]
     if missing:
