@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from .errors import ManifoldError, ResponseError, StreamError
-from .incremental import FeedStyle, build_incremental
+from .incremental import FeedStyle, build_incremental, deep_merge
 from .mapping import compile_filter
 from .pages import Page, RequestPatch
 from .pagination import PageGuard, build_paginator
@@ -209,6 +209,7 @@ class StreamReader:
         if checkpoint:
             run_params = dict(checkpoint.get("run_params") or {})
             run_headers = dict(checkpoint.get("run_headers") or {})
+            run_json = dict(checkpoint.get("run_json") or {})
             patch = RequestPatch.from_dict(checkpoint["patch"])
             high = checkpoint.get("high")
             number = int(checkpoint.get("page", 1))
@@ -216,6 +217,7 @@ class StreamReader:
         else:
             run_params = style.start_params(saved)
             run_headers = style.start_headers(saved)
+            run_json = style.start_json(saved)
             patch = self.paginator.first()
             high = None
             number = 1
@@ -253,6 +255,8 @@ class StreamReader:
             base.params.pop(name, None)
         base.params.update(run_params)
         base.headers.update(run_headers)
+        if run_json:
+            base.json = deep_merge(base.json or {}, run_json)
         guard = PageGuard(runtime.spec.http.page_cap)
         incremental = self.stream.incremental
         expired_ok: frozenset[int] = frozenset()
@@ -307,6 +311,7 @@ class StreamReader:
                     "patch": next_patch.to_dict(),
                     "run_params": run_params,
                     "run_headers": run_headers,
+                    **({"run_json": run_json} if run_json else {}),
                     "high": high,
                     "page": number + 1,
                     **({"kept": kept} if cap is not None else {}),

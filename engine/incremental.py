@@ -1,7 +1,8 @@
 """Incremental styles: what a slice sends from its saved state, and what it saves when done.
 
 - `cursor`: records carry a cursor field; its high-water mark is sent next time
-  (Stripe `created[gte]`), minus an optional lookback; or in a header (Xero `If-Modified-Since`).
+  (Stripe `created[gte]`), minus an optional lookback; or in a header (Xero `If-Modified-Since`);
+  or put into the JSON body at a path (Notion's `filter.last_edited_time.on_or_after`).
 - `server_token`: the provider hands out a token on the last page (Google Calendar
   `nextSyncToken` -> `syncToken`); a configured status (410) means it expired and the
   slice falls back to a full sync on its own. With `start`, a full run asks for the first
@@ -45,6 +46,10 @@ class IncrementalStyle(Protocol):
         """Headers this run sends, from the saved slice state (Xero `If-Modified-Since`)."""
         ...
 
+    def start_json(self, saved: dict[str, Any]) -> dict[str, Any]:
+        """JSON merged into the request body this run, from the saved slice state."""
+        ...
+
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:
         """Base params the provider forbids in an incremental request."""
         ...
@@ -65,6 +70,19 @@ class IncrementalStyle(Protocol):
         """After a run's last page: the slice state to save, and the params of the next run in
         this same sync (None: the slice is done). Only `windows` runs more than once."""
         ...
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`; objects merge at every depth, other values replace.
+
+    >>> deep_merge({"filter": {"timestamp": "last_edited_time"}}, {"filter": {"on": 1}, "page_size": 2})
+    {'filter': {'timestamp': 'last_edited_time', 'on': 1}, 'page_size': 2}
+    """
+    out = dict(base)
+    for key, value in over.items():
+        mine = out.get(key)
+        out[key] = deep_merge(mine, value) if isinstance(mine, dict) and isinstance(value, dict) else value
+    return out
 
 
 def _as_unix(value: Any) -> int:
@@ -108,6 +126,18 @@ class CursorStyle:
             return {}
         return {self.spec.header: str(self._format(cursor))}
 
+    def start_json(self, saved: dict[str, Any]) -> dict[str, Any]:
+        cursor = saved.get("cursor")
+        if cursor is None or self.spec.body_path is None:
+            return {}
+        placed: dict[str, Any] = {}
+        node = placed
+        *parents, last = self.spec.body_path.split(".")
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[last] = self._format(cursor)
+        return deep_merge(self.spec.body, placed)
+
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:
         return []
 
@@ -144,6 +174,9 @@ class TokenStyle:
         return {} if token is None else {self.spec.param: token}
 
     def start_headers(self, saved: dict[str, Any]) -> dict[str, str]:
+        return {}
+
+    def start_json(self, saved: dict[str, Any]) -> dict[str, Any]:
         return {}
 
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:
@@ -195,6 +228,9 @@ class FeedStyle:
         token = saved.get("token")
         return {} if token is None else {self.spec.param: token}
 
+    def start_json(self, saved: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
     def start_headers(self, saved: dict[str, Any]) -> dict[str, str]:
         return {}
 
@@ -235,6 +271,9 @@ class FullStyle:
         return {}
 
     def start_headers(self, saved: dict[str, Any]) -> dict[str, str]:
+        return {}
+
+    def start_json(self, saved: dict[str, Any]) -> dict[str, Any]:
         return {}
 
     def dropped_params(self, saved: dict[str, Any]) -> list[str]:
@@ -338,6 +377,9 @@ class WindowStyle:
             return _moment(value)
         parsed = datetime.strptime(str(value), kind)
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+    def start_json(self, saved: dict[str, Any]) -> dict[str, Any]:
+        return {}
 
     def start_headers(self, saved: dict[str, Any]) -> dict[str, str]:
         return {}

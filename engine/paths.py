@@ -13,6 +13,11 @@ A `*` step fans out over a list and the result is one flat list (Gmail history r
 >>> compile_path("history.*.messagesAdded.*.message.id")(
 ...     {"history": [{"messagesAdded": [{"message": {"id": "a"}}]}, {"id": "2"}, {"messagesAdded": [{"message": {"id": "b"}}]}]})
 ['a', 'b']
+
+A selection on an object looks through its values (Notion properties are keyed by their names):
+
+>>> compile_path("properties[type=title].id")({"properties": {"Name": {"id": "title", "type": "title"}}})
+'title'
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ def _step(part: str) -> Getter:
 
         def pick(value: Any) -> Any:
             items = inner(value)
+            if isinstance(items, dict):  # an object's values: Notion's properties by name
+                items = list(items.values())
             if isinstance(items, list):
                 for item in items:
                     if isinstance(item, dict) and _literal(item.get(key)) == want:

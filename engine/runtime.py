@@ -156,7 +156,7 @@ class ConnectorRuntime:
 
     @property
     def headers(self) -> dict[str, str]:
-        """The rendered `http.headers`, sent with every request (streams and actions)."""
+        """`http.headers`, rendered: sent with every request, stream or action (Notion-Version)."""
         return dict(self._headers)
 
     def url(self, path: str) -> str:

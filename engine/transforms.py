@@ -708,16 +708,22 @@ def strip(chars: str = " ") -> Convert:
 
 
 @transform("join", output="string")
-def join(sep: str = ", ") -> Convert:
-    """A list -> text joined by `sep` (nulls skipped).
+def join(sep: str = ", ", field: str = "") -> Convert:
+    """A list -> text joined by `sep` (nulls skipped); with `field`, each item's field is joined.
+
+    Notion rich text: `title: {path: title, as: join, args: {sep: "", field: plain_text}}`.
 
     >>> join(sep=";")(["a", "b", None])
     'a;b'
+    >>> join(sep="", field="plain_text")([{"plain_text": "Q3 "}, {"plain_text": "plan"}])
+    'Q3 plan'
     """
 
     def convert(value: Any) -> str:
         if not isinstance(value, list | tuple):
             return _fail("expected a list")
+        if field:
+            value = [item.get(field) if isinstance(item, dict) else None for item in value]
         return sep.join(to_string(item) for item in value if item is not None)
 
     return convert

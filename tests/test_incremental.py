@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+from pydantic import ValidationError
 
 from engine.incremental import build_incremental
 from engine.pages import Page
@@ -46,3 +48,34 @@ def test_server_token_round_trip_and_expiry() -> None:
     assert style.start_params(saved) == {"syncToken": "CPDAlvWDx70CEPDAlvWDx70CGAU="}
     assert style.dropped_params(saved) == ["timeMin"]
     assert style.expired(410) and not style.expired(404)
+
+
+def test_cursor_can_go_into_the_json_body_at_a_path_with_its_companion_fields() -> None:
+    spec = CursorIncremental(
+        type="cursor",
+        field="last_edited_time",
+        body_path="filter.last_edited_time.on_or_after",
+        body={"filter": {"timestamp": "last_edited_time"}},
+        format="iso",
+    )
+    style = build_incremental(spec)
+    assert style.start_json({}) == {} and style.start_params({"cursor": "2025-11-01T00:00:00.000Z"}) == {}
+    assert style.start_json({"cursor": "2025-11-01T10:15:00.000Z"}) == {
+        "filter": {
+            "timestamp": "last_edited_time",
+            "last_edited_time": {"on_or_after": "2025-11-01T10:15:00Z"},
+        }
+    }
+    high = style.observe([{"last_edited_time": "2025-11-02T08:00:00.000Z"}], None)
+    assert style.finish({"cursor": "2025-11-01T10:15:00.000Z"}, high, page({})) == {
+        "cursor": "2025-11-02T08:00:00.000Z"
+    }
+
+
+def test_cursor_needs_exactly_one_place_for_the_stored_value() -> None:
+    with pytest.raises(ValidationError, match="one place"):
+        CursorIncremental(type="cursor", field="updated")
+    with pytest.raises(ValidationError, match="one place"):
+        CursorIncremental(type="cursor", field="updated", param="since", body_path="filter.since")
+    with pytest.raises(ValidationError, match="goes with `body_path`"):
+        CursorIncremental(type="cursor", field="updated", param="since", body={"a": 1})

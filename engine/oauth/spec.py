@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Template = Annotated[str, Field(description="A Jinja2 template string, e.g. '{{ env.GOOGLE_CLIENT_ID }}'.")]
 TokenAuthMethod = Literal["client_secret_basic", "client_secret_post"]
+TokenBody = Literal["form", "json"]
 
 
 class _Strict(BaseModel):
@@ -159,6 +160,11 @@ class _OAuthClient(_Strict):
         "client_secret_basic",
         description="How the client authenticates at the token endpoint: HTTP Basic, or id and "
         "secret as form fields.",
+    )
+    token_body: TokenBody = Field(
+        "form",
+        description="How token requests carry their parameters: form (application/x-www-form-urlencoded, "
+        "RFC 6749) or json (an application/json object: Notion).",
     )
     param_names: ParamNames = Field(
         default_factory=ParamNames, description="Renamed client parameters (TikTok: client_key)."

@@ -4,7 +4,8 @@
     endpoint.refresh(refresh_token)                              # keep fresh
     endpoint.client_credentials()                                # the app's own token (PayPal)
 
-Client authentication is HTTP Basic (`client_secret_basic`, RFC 6749 2.3.1: id and secret
+Parameters go as a form (RFC 6749) or, where the provider documents it (Notion), as a JSON
+object (`token_body: json`). Client authentication is HTTP Basic (`client_secret_basic`, RFC 6749 2.3.1: id and secret
 form-encoded, then base64) or form fields (`client_secret_post`, under the spec's parameter
 names: TikTok's `client_key`). Error answers become `TokenRequestError` with the provider's
 error code, its description redacted of every secret involved.
@@ -194,7 +195,10 @@ class TokenEndpoint:
         grant = form["grant_type"]
         for attempt in range(1, 4):
             try:
-                response = self.http.post(self.url, data=body, headers=headers)
+                if self.spec.token_body == "json":
+                    response = self.http.post(self.url, json=body, headers=headers)
+                else:
+                    response = self.http.post(self.url, data=body, headers=headers)
             except httpx.ConnectError:
                 if attempt == 3:
                     raise self._unreachable(grant, "connection failed") from None

@@ -66,7 +66,7 @@ class SandboxApp:
                     parsed = orjson.loads(body)
                 except orjson.JSONDecodeError:
                     parsed = _INVALID_JSON
-        oauth = self.oauth.handle(name, method, api_path, headers, query + (form or ()))
+        oauth = self.oauth.handle(name, method, api_path, headers, query + (form or _json_pairs(parsed)))
         reply = (
             oauth
             if oauth is not None
@@ -178,6 +178,14 @@ _INVALID_JSON = object()
 # its headers when it carries one of them.
 READ_HEADERS = ("if-modified-since", "xero-tenant-id")
 
+
+def _json_pairs(parsed: Any) -> Params:
+    """A JSON object body's scalar fields as parameters (token requests sent as JSON: Notion)."""
+    if not isinstance(parsed, dict):
+        return ()
+    return tuple((str(k), v if isinstance(v, str) else orjson.dumps(v).decode()) for k, v in parsed.items())
+
+
 # Request headers the log keeps (besides whether Authorization was sent, never its value).
 LOGGED_HEADERS = (
     "content-type",
@@ -214,7 +222,7 @@ def _logged(
     if secret:  # a token request's form is not decoded into the body
         logged = {
             "query": masked(query + (form or ())),
-            "body": body if form is None else None,
+            "body": (masked(_json_pairs(body)) if isinstance(body, dict) else body) if form is None else None,
             "form": None if form is None else masked_pairs(form),
         }
     else:

@@ -8,7 +8,7 @@
                                        also at each path of `sandbox.oauth.exchange_paths`
 
 It expects what the connector's `auth:` declares, rendered with `sandbox.env`: the client id
-and secret, Basic or form client authentication, renamed parameters (TikTok `client_key`),
+and secret, a form or JSON body (`token_body`), Basic or form client authentication, renamed parameters (TikTok `client_key`),
 PKCE, refresh-token rotation, long-lived tokens (no refresh token, no expiry).
 `sandbox.oauth` (`engine.oauth.spec.SandboxOAuth`) tunes lifetimes and extra token fields.
 
@@ -147,6 +147,9 @@ class OAuthServer:
         grant_type = form.get("grant_type", "")
         if grant_type in ("fb_exchange_token", "ig_exchange_token"):
             return self._exchange(form)
+        wrong_body = self._body_format(headers)
+        if wrong_body is not None:
+            return wrong_body
         if grant_type == "ig_refresh_token":
             return self._refresh_long_lived(form)
         refused = self._authenticate(headers, form)
@@ -160,6 +163,21 @@ class OAuthServer:
         if grant_type == "client_credentials":
             return self._issue(None, form.get("scope", ""), refresh=False)
         return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
+
+    def _body_format(self, headers: Mapping[str, str]) -> Reply | None:
+        """The token request's body as the connector's `auth.token_body` says the provider takes it."""
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        if self.spec.token_body == "json" and kind != "application/json":
+            return _oauth_error(
+                400, "invalid_request", "the token endpoint takes a JSON body (application/json)"
+            )
+        if self.spec.token_body == "form" and kind == "application/json":
+            return _oauth_error(
+                400,
+                "invalid_request",
+                "the token endpoint takes a form body (application/x-www-form-urlencoded)",
+            )
+        return None
 
     def _authenticate(self, headers: Mapping[str, str], form: dict[str, str]) -> Reply | None:
         names = self.spec.param_names

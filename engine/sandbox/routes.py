@@ -153,10 +153,14 @@ def _bind_write(route: SandboxRoute, file: Path, reads: list[BoundRoute]) -> Bou
     template = PathTemplate(route.path)
     default = protocol.collection_path(route.path)
     wanted = protocol.options["collection"] or default
-    target = next((r for r in reads if r.spec.method == "GET" and r.spec.path == wanted), None)
+    # The GET route at that path; else a read route of another method (Notion lists with POST).
+    at_path = [r for r in reads if r.spec.path == wanted]
+    target = next((r for r in at_path if r.spec.method == "GET"), at_path[0] if at_path else None)
     if target is None:
         if protocol.options["collection"]:
-            raise ValueError(f"collection {wanted!r} is not a GET route of this sandbox")
+            raise ValueError(
+                f"collection {wanted!r} is not a GET route (or another read route) of this sandbox"
+            )
         return _bind(route, file)  # no collection: the route keeps objects in its own fixture
     missing = [name for name in target.template.names if name not in template.names]
     if missing:

@@ -238,6 +238,8 @@ class CursorIncremental(_Strict):
     Stripe: `incremental: {type: cursor, field: created, param: "created[gte]"}`.
     Xero: `{type: cursor, field: UpdatedDateUTC, header: If-Modified-Since, format: iso}`, the
     field read as `/Date(1699999999000+0000)/`.
+    Notion (a JSON body filter): `{type: cursor, field: last_edited_time, body_path: filter.last_edited_time.on_or_after,
+    body: {filter: {timestamp: last_edited_time}}, format: iso}`.
     """
 
     type: Literal["cursor"]
@@ -249,6 +251,16 @@ class CursorIncremental(_Strict):
         None,
         description="Request header that takes the stored value instead of a parameter, e.g. "
         "'If-Modified-Since' (Xero).",
+    )
+    body_path: str | None = Field(
+        None,
+        description="Dotted path in the request's JSON body that takes the stored value instead of a query "
+        "parameter, e.g. 'filter.last_edited_time.on_or_after' (Notion).",
+    )
+    body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="JSON merged (at every depth) into the request body along with the stored value, only "
+        "when there is one, e.g. {filter: {timestamp: last_edited_time}} (Notion).",
     )
     lookback: int = Field(
         0, ge=0, description="Subtracted from the stored value (same unit) to catch late writes."
@@ -262,8 +274,12 @@ class CursorIncremental(_Strict):
 
     @model_validator(mode="after")
     def _one_target(self) -> CursorIncremental:
-        if (self.param is None) == (self.header is None):
-            raise ValueError("give exactly one of param (a query parameter) or header")
+        if sum(x is not None for x in (self.param, self.header, self.body_path)) != 1:
+            raise ValueError(
+                "give the stored value one place: `param` (query), `header` or `body_path` (JSON body)"
+            )
+        if self.body and self.body_path is None:
+            raise ValueError("`body` goes with `body_path`")
         return self
 
 
@@ -605,7 +621,9 @@ class SandboxRoute(_Strict):
     """One emulated endpoint: a provider paging protocol serving a fixture file."""
 
     path: str = Field(description="Path served, with {placeholders}, e.g. '/v1/invoices'.")
-    method: Literal["GET", "POST"] = "GET"
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
+        "GET", description="HTTP method served, e.g. PATCH for Notion's page updates."
+    )
     protocol: str = Field(description="Provider protocol, e.g. 'stripe_list', 'google_page_token'.")
     fixture: str = Field(description="JSON file, relative to the connector file.")
     options: dict[str, Any] = Field(default_factory=dict, description="Protocol options, e.g. kind.")

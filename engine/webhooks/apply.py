@@ -11,8 +11,9 @@ re-applying an event (after a crash between the warehouse commit and marking it 
 changes nothing. A failed event is retried with backoff and parked after a bound.
 
 Rows land under the delivery's connection (`/webhooks/{connector}/{connection_id}`), else the
-connection `webhooks.route` finds by a body value (Gmail's emailAddress), else under the
-`default` connection, the one API-key connectors sync as.
+connection `webhooks.route` finds by a body value (Gmail's emailAddress) or whose account id the
+event names (`webhooks.account`, Notion's `workspace_id`), else under the `default` connection,
+the one API-key connectors sync as.
 """
 
 from __future__ import annotations
@@ -169,14 +170,23 @@ class EventApplier:
             return EventEffect(apply=ApplyRecord(stream=stream, at=at)) if stream else None
         return self.webhooks.effect(event_type) if self.webhooks is not None else None
 
-    def plan(self, event: StoredEvent, now: datetime | None = None) -> EventPlan | None:
-        """None when the event type does nothing here (it is marked ignored)."""
+    def plan(
+        self,
+        event: StoredEvent,
+        now: datetime | None = None,
+        *,
+        accounts: Callable[[str], str | None] | None = None,
+    ) -> EventPlan | None:
+        """None when the event type does nothing here (it is marked ignored). `accounts` finds the
+        connection of a provider account id (for `webhooks.account`)."""
         effect = self._effect(event.event_type)
         if effect is None:
             return None
+        account_path = self.webhooks.account if self.webhooks is not None else None
+        needs_account = event.connection_id is None and account_path is not None and accounts is not None
         connection_id = event.connection_id or DEFAULT_CONNECTION
         routed = self.route is not None and not event.connection_id
-        if not effect.applies and not routed:
+        if not effect.applies and not routed and not needs_account:
             return EventPlan([], effect.sync, connection_id)
         try:
             body = decode_body(orjson.loads(event.body) if event.body.strip() else {}, self._decode)
@@ -188,6 +198,15 @@ class EventApplier:
             found = self._routed(body)
             if found is None:
                 return None  # a mailbox no connection holds: nothing to do here
+            connection_id = found
+        if needs_account:
+            assert account_path is not None and accounts is not None
+            account = get_path(body, account_path)
+            found = accounts(str(account)) if account is not None else None
+            if found is None:
+                raise ApplyError(
+                    f"no {self.name} connection has the account at '{account_path}' of this event"
+                )
             connection_id = found
         if not effect.applies:
             return EventPlan([], effect.sync, connection_id)
@@ -301,7 +320,7 @@ def _apply_one(
         if applier.route is not None and applier.connections is None:
             store = ConnectionStore(inbox.db, Vault())
             applier.connections = lambda: store.list(applier.name)
-        plan = applier.plan(event)
+        plan = applier.plan(event, accounts=lambda account: _connection_of(inbox, event.connector, account))
         if plan is None:
             inbox.processed(event, "ignored")
             report.ignored += 1
@@ -327,3 +346,12 @@ def _apply_one(
         report.failed += 1
         report.parked += outcome == "parked"
         report.errors.append(f"{event.connector}/{event.event_id}: {message}")
+
+
+def _connection_of(inbox: Inbox, connector: str, account_id: str) -> str | None:
+    """The connected connection of this provider account, if any (the first by id)."""
+    rows = inbox.db.query(
+        "SELECT id FROM connections WHERE connector = ? AND account_id = ? AND connected = 1 ORDER BY id",
+        [connector, account_id],
+    )
+    return str(rows[0]["id"]) if rows else None

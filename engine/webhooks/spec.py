@@ -338,6 +338,12 @@ class WebhooksSpec(_Strict):
     event_type: EventSource | None = Field(
         None, description="Event type: a body path, {header: ...} or {value: ...}; none: untyped."
     )
+    account: str | None = Field(
+        None,
+        description="Body path of the provider account an event is about, e.g. 'workspace_id' (Notion), "
+        "'events.0.tenantId' (Xero): deliveries to the shared URL are filed under the stored connection "
+        "with that account id when they arrive, else when they are applied.",
+    )
     per_connection: bool = Field(
         False,
         description="Deliveries go to /webhooks/{connector}/{connection_id}: the secret or routing is per "
@@ -353,12 +359,6 @@ class WebhooksSpec(_Strict):
         None,
         description="Deliveries to the shared URL belong to the connection whose stored account matches a "
         "body value, e.g. Gmail {path: message.data.emailAddress, account: emailAddress}.",
-    )
-    account: str | None = Field(
-        None,
-        description="Body path of the provider account a delivery to /webhooks/{connector} belongs to, e.g. "
-        "Xero 'events.0.tenantId': it is filed under the stored connection with that account id (none "
-        "found: the default connection).",
     )
     events: dict[str, EventEffect] = Field(
         default_factory=dict,

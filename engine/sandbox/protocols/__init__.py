@@ -6,7 +6,7 @@ would in production. Parameters a provider would refuse raise `BadRequest`, rend
 provider's error shape (`error_shapes.py`). Every protocol also takes the options `errors`
 (an error shape name) and `id_field` (record path of the id, default 'id').
 
-Write protocols (`create`, `update`, `batch_upsert`; `writes.py`) change their collection route's data instead,
+Write protocols (`create`, `update`, `batch_upsert`; `writes.py`; Notion's `notion_page_create`/`_update`) change their collection route's data instead,
 so later reads see the change; `slack_webhook` takes deliveries and answers in plain text.
 
 The registry maps the `protocol:` name of a sandbox route to its class.
@@ -21,7 +21,7 @@ from engine.sandbox.protocols.generic import LinkHeader, OffsetLimit, PageNumber
 from engine.sandbox.protocols.gmail import GmailHistory, GmailSend
 from engine.sandbox.protocols.google import GooglePageToken
 from engine.sandbox.protocols.graph import GraphCursor
-from engine.sandbox.protocols.notion import NotionPostCursor
+from engine.sandbox.protocols.notion import NotionPageCreate, NotionPageUpdate, NotionPostCursor
 from engine.sandbox.protocols.paypal import PayPalPages, PayPalTransactionSearch
 from engine.sandbox.protocols.slack import SlackCursor
 from engine.sandbox.protocols.slack_webhook import SlackWebhook
@@ -50,6 +50,8 @@ PROTOCOLS: dict[str, type[Protocol]] = {
         Create,
         Update,
         Retrieve,
+        NotionPageCreate,
+        NotionPageUpdate,
         SlackWebhook,
         WhatsAppSend,
         TikTokVideoList,

@@ -1,4 +1,4 @@
-"""Creating and updating objects with POST, as Stripe and PayPal do."""
+"""Creating and updating objects with POST (or PATCH), as Stripe, PayPal and Notion do."""
 
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ class Create(WriteProtocol):
     (field paths, 'a.b' for nested, 'documents.0.name' in a list), `defaults` (fields under the
     received ones), `timestamp_field` (e.g. 'created', or a list of them: now),
     `timestamp_format` ('unix' seconds; 'iso' '2025-06-01T10:00:00Z' (PayPal); 'iso_millis'; 'iso_7', DocuSign's seven decimals), `status` (200;
-    PayPal and DocuSign 201), `id_style` ('token': the prefix and 24 letters and digits;
-    'uuid': a GUID, DocuSign's envelopeId), `reply` (the fields the reply carries, e.g.
+    PayPal and DocuSign 201), `id_format` ('random': the prefix and 24 letters and digits;
+    'uuid': a GUID, DocuSign's envelopeId and Notion's ids), `reply` (the fields the reply carries, e.g.
     DocuSign's envelopeSummary [envelopeId, status, statusDateTime]; none: the whole object),
     `missing_code` and `missing_message` (the code and message of a missing required field,
     '{param}' standing for its name; DocuSign ENVELOPE_IS_INCOMPLETE), and the
@@ -58,8 +58,8 @@ class Create(WriteProtocol):
         "defaults": {},
         "timestamp_field": None,
         "timestamp_format": "unix",
+        "id_format": "random",
         "status": 200,
-        "id_style": "token",
         "reply": None,
         "missing_code": "parameter_missing",
         "missing_message": "Missing required param: {param}.",
@@ -67,13 +67,19 @@ class Create(WriteProtocol):
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
+        if self.options["id_format"] not in ("random", "uuid"):
+            raise ValueError("option id_format must be 'random' or 'uuid'")
         self._required = [(name, compile_path(name)) for name in field_names(self.options, "required")]
         self._reply = None if self.options["reply"] is None else field_names(self.options, "reply")
-        if self.options["id_style"] not in ("token", "uuid"):
-            raise ValueError("option id_style must be 'token' or 'uuid'")
+        if self.options["id_format"] not in ("random", "uuid"):
+            raise ValueError("option id_format must be 'random' or 'uuid'")
         self._id_field = str(self.options.get("id_field", "id"))
         self._timestamps = _timestamp_fields(self.options)
         _check(self.options)
+
+    def finish(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The stored object as the provider would complete it (a subclass's hook; as is here)."""
+        return record
 
     def write(self, call: Call, collection: Collection) -> Reply:
         received = self.received(call)
@@ -83,12 +89,12 @@ class Create(WriteProtocol):
                 raise BadRequest(message, code=str(self.options["missing_code"]), param=name)
         stamped: dict[str, Any] = {}
         prefix = str(self.options["id_prefix"])
-        made = prefix + str(uuid.uuid4()) if self.options["id_style"] == "uuid" else new_id(prefix)
+        made = prefix + str(uuid.uuid4()) if self.options["id_format"] == "uuid" else new_id(prefix)
         set_path(stamped, self._id_field, made)
         if self.options["object"]:
             stamped["object"] = self.options["object"]
         # id and object lead the object, as in the provider's replies, and win over the body
-        record = merged(merged(stamped, merged(self.options["defaults"], received)), stamped)
+        record = self.finish(merged(merged(stamped, merged(self.options["defaults"], received)), stamped))
         _stamp(record, self._timestamps, self.options["timestamp_format"])
         collection.save(record)
         if self._reply is not None:
@@ -137,6 +143,10 @@ class Update(WriteProtocol):
     def collection_path(self, path: str) -> str:
         return _before_object(path, self.name)
 
+    def finish(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The changed object as the provider would complete it (a subclass's hook; as is here)."""
+        return record
+
     def write(self, call: Call, collection: Collection) -> Reply:
         param, object_id = list(call.path_params.items())[-1]
         entry = collection.find(object_id)
@@ -147,7 +157,7 @@ class Update(WriteProtocol):
                 code="resource_missing",
                 param=param,
             )
-        record = merged(merged(entry.record, self.received(call)), self.options["set"])
+        record = self.finish(merged(merged(entry.record, self.received(call)), self.options["set"]))
         set_path(record, self._id_field, self._id_of(entry.record))
         _stamp(record, self._timestamps, self.options["timestamp_format"])
         collection.save(record)
@@ -208,6 +218,8 @@ def _check(options: Mapping[str, Any]) -> None:
     for name in ("defaults", "set"):
         if name in options and not isinstance(options[name], dict):
             raise ValueError(f"option {name} must be a mapping of fields")
+    if options["timestamp_format"] not in ("unix", "iso"):
+        raise ValueError("option timestamp_format must be 'unix' or 'iso'")
     status = options["status"]
     if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status < 300:
         raise ValueError("option status must be a 2xx status code")

@@ -1,6 +1,7 @@
 """The contract of protocols that change data (creates, updates): a collection instead of a snapshot.
 
-A write route stores into its *collection*: the GET route on the same connector whose data it
+A write route stores into its *collection*: the GET route (else the read route of another method,
+Notion's POST lists) at the collection path on the same connector whose data it
 changes, so a later list shows the change. `collection` names that route's path; each write
 protocol has a default (`collection_path`). Without one the route keeps objects in its own
 fixture, a flat list. The collection's placeholders are filled from the write route's
