@@ -58,17 +58,15 @@ def run_pushes(
                 runtime=runtime,
             )
 
-        return [
-            run_push(
-                name,
-                spec.pushes[name],
-                models[spec.pushes[name].source.model],
-                target,
-                PushMarks(db, spec.name, name, connection_id),
-                act,
-            )
-            for name in chosen
-        ]
+        config = dict(runtime.context.get("config") or {})
+        reports = []
+        for name in chosen:
+            push = spec.pushes[name]
+            remotes = PushMarks(db, spec.name, push.remote_of, connection_id) if push.remote_of else None
+            marks = PushMarks(db, spec.name, name, connection_id)
+            model = models[push.source.model]
+            reports.append(run_push(name, push, model, target, marks, act, config=config, remotes=remotes))
+        return reports
     finally:
         runtime.close()
         db.close()

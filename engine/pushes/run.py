@@ -2,9 +2,10 @@
 
     report = run_push(push_name, spec, model, destination, marks, perform)
 
-1. Every row of the source model matching `from.where` renders its input (`row`, and `remote`:
-   the remote id remembered for it). A row whose input hashes as at its last successful push is
-   left alone: nothing changed that the provider would see.
+1. Every row of the source model matching `from.where` renders its input (`row`, `remote`: the
+   remote id remembered for it, `config`). A row whose input hashes as at its last successful push
+   is left alone: nothing changed that the provider would see. With `remote_of`, only the rows
+   that push holds go, with its remote ids; with `read_back`, every one of them goes each run.
 2. The rest go through the action (or `update_action` when they have a remote id), `batch.size`
    rows per call where the provider takes lists. A failed call fails its rows; a per-row error in
    a batch result fails that row only. Failures are remembered and tried again next run.
@@ -72,6 +73,15 @@ def input_hash(given: Any) -> str:
     return hashlib.sha256(orjson.dumps(given, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()[:32]
 
 
+def pruned(value: Any) -> Any:
+    """None values left out of mappings, at every depth (as action bodies leave them out)."""
+    if isinstance(value, dict):
+        return {k: pruned(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [pruned(v) for v in value]
+    return value
+
+
 def run_push(
     name: str,
     push: PushSpec,
@@ -79,27 +89,40 @@ def run_push(
     destination: Destination,
     marks: PushMarks,
     perform: Perform,
+    *,
+    config: dict[str, Any] | None = None,
+    remotes: PushMarks | None = None,
 ) -> PushReport:
+    """`remotes`: the marks of `push.remote_of`, whose remote ids this push uses."""
     report = PushReport(name, marks.scope[2])
     columns = [c for c in model.all_columns if c != RAW_COLUMN]
     known = marks.all()
+    given_remotes = remotes.all() if remotes is not None else None
     cache: dict[str, Any] = {}
     groups: dict[str, list[_Pending]] = {}
     for raw in destination.rows(model.name, columns, dict(push.source.where)):
-        report.rows += 1
         row = shown_row(model, raw)
         key = row_key(model, raw)
         mark = known.get(key)
-        remote = mark.remote_id if mark is not None else None
+        if given_remotes is not None:
+            other = given_remotes.get(key)
+            remote = other.remote_id if other is not None else None
+            if remote is None:
+                continue  # not pushed there (yet): nothing to read back or build on
+        else:
+            remote = mark.remote_id if mark is not None else None
+        report.rows += 1
+        context = {"row": row, "remote": remote, "config": config or {}}
         try:
-            given = render_native(push.input, cache, {"row": row, "remote": remote})
+            given = pruned(render_native(push.input, cache, context))
         except TemplateError as exc:
             marks.failed([(key, str(exc))])
             report.failed += 1
             report.errors.append(f"{name}: {exc}")
             continue
         digest = input_hash(given)
-        if mark is not None and mark.state == "pushed" and mark.input_hash == digest:
+        unchanged = mark is not None and mark.state == "pushed" and mark.input_hash == digest
+        if unchanged and not push.read_back:
             report.unchanged += 1
             continue
         action = push.update_action if remote is not None and push.update_action else push.action
@@ -111,7 +134,8 @@ def run_push(
         created row is unchanged until the row itself changes."""
         if remote == pending.remote:
             return pending.input_hash
-        return input_hash(render_native(push.input, cache, {"row": pending.row, "remote": remote}))
+        context = {"row": pending.row, "remote": remote, "config": config or {}}
+        return input_hash(pruned(render_native(push.input, cache, context)))
 
     for action, pending in groups.items():
         for start in range(0, len(pending), size):
@@ -135,6 +159,10 @@ def _send(
         outcome = perform(action, given)
     except (ActionError, ManifoldError) as exc:
         _fail(name, chunk, str(exc), marks, report)
+        return
+    if push.read_back:  # the result landed through the action's `result.apply`
+        marks.pushed([(p.row_key, str(p.remote), p.input_hash) for p in chunk])
+        report.updated += len(chunk)
         return
     found = get_path(outcome.record, push.result.records) if push.result.records else outcome.record
     results = found if push.batch is not None else [found]

@@ -72,8 +72,19 @@ class PushSpec(_Strict):
         None, description="The action for rows that already have a remote id (Notion: update_page)."
     )
     input: dict[str, Any] = Field(
-        description="One row's input to the action (templates see `row` and `remote`: the remembered "
-        "remote id, or none before the first push)."
+        description="One row's input to the action (templates see `row`, `remote`: the remembered "
+        "remote id, or none before the first push, and `config`: the target connection's config); "
+        "values that render to none are left out."
+    )
+    remote_of: str | None = Field(
+        None,
+        description="Another push of this connector whose remote ids this one uses: only rows it has "
+        "pushed go, with `remote` its id (Xero's payment status read back for pushed invoices).",
+    )
+    read_back: bool = Field(
+        False,
+        description="The action reads rather than writes: every row goes each run, whatever changed, and "
+        "its result lands through the action's `result.apply`; no remote id is taken from it.",
     )
     batch: PushBatch | None = Field(None, description="Rows per call, for providers that take lists.")
     result: PushResult = Field(default_factory=PushResult, description="How remote ids come back.")

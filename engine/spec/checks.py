@@ -178,7 +178,14 @@ def _check_pushes(spec: ConnectorSpec, models: dict[str, ModelSpec]) -> list[Pro
                 problems.append(
                     ((*where, key), f"no action '{action}'{did_you_mean(action, list(spec.actions))}")
                 )
-        problems += check_templates(push.input, (*where, "input"), frozenset({"row", "remote"}))
+        problems += check_templates(push.input, (*where, "input"), frozenset({"row", "remote", "config"}))
+        if push.remote_of is not None and push.remote_of not in spec.pushes:
+            problems.append(
+                (
+                    (*where, "remote_of"),
+                    f"no push '{push.remote_of}'{did_you_mean(push.remote_of, list(spec.pushes))}",
+                )
+            )
     return problems
 
 

@@ -218,8 +218,6 @@ def _check(options: Mapping[str, Any]) -> None:
     for name in ("defaults", "set"):
         if name in options and not isinstance(options[name], dict):
             raise ValueError(f"option {name} must be a mapping of fields")
-    if options["timestamp_format"] not in ("unix", "iso"):
-        raise ValueError("option timestamp_format must be 'unix' or 'iso'")
     status = options["status"]
     if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status < 300:
         raise ValueError("option status must be a 2xx status code")
