@@ -185,6 +185,38 @@ def connect_command(
     typer.echo(f"connected {record.connector}/{record.id} (account {record.account_id or 'unknown'})")
 
 
+@app.command("configure")
+def configure_command(
+    connector: Annotated[str, typer.Argument(help="Connector name (connectors/NAME.yaml) or a spec path")],
+    connection: Annotated[str, typer.Option(help="Connection id")],
+    set_: Annotated[
+        list[str], typer.Option("--set", help="KEY=VALUE (VALUE as JSON when it parses, else text)")
+    ],
+) -> None:
+    """Set values of a connection's config, checked against the connector's config schema."""
+    import json
+
+    from .connect import configure
+    from .control import ConnectionStore, Vault, open_control
+    from .spec.loader import load_connector
+
+    values: dict[str, object] = {}
+    for pair in set_:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise _fail(f"--set takes KEY=VALUE, not {pair!r}")
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    try:
+        loaded = load_connector(runner.resolve_connector(connector), check_env=False)
+        record = configure(loaded, connection, values, store=ConnectionStore(open_control(), Vault()))
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{record.connector}/{record.id}: set {', '.join(sorted(values))}")
+
+
 @app.command()
 def connections(
     connector: Annotated[str | None, typer.Argument(help="Only this connector")] = None,

@@ -184,3 +184,24 @@ def store_secrets(
         last_sync_at=existing.last_sync_at if existing else None,
     )
     return store.save(record)
+
+
+def configure(
+    loaded: LoadedConnector, connection_id: str, values: dict[str, Any], *, store: ConnectionStore
+) -> ConnectionRecord:
+    """Set values of a stored connection's config (Notion's data source ids for its pushes),
+    checked against the connector's config schema; other values and the credentials stay."""
+    import dataclasses
+
+    from .runtime import check_config
+
+    spec = loaded.spec
+    existing = store.get(spec.name, connection_id)
+    if existing is None:
+        known = ", ".join(r.id for r in store.list(spec.name)) or "none"
+        raise ConfigError(
+            f"no {spec.name} connection '{connection_id}' (connections: {known}); connect it first"
+        )
+    config = {**existing.config, **values}
+    check_config(loaded, config)
+    return store.save(dataclasses.replace(existing, config=config))

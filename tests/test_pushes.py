@@ -194,7 +194,7 @@ def test_batches_carry_up_to_the_size_and_a_row_error_fails_only_that_row(tmp_pa
             bad = item["Reference"] == "in_3"
             answers.append(
                 {
-                    "InvoiceID": None if bad else item["InvoiceID"] or f"X-{item['Reference']}",
+                    "InvoiceID": None if bad else item.get("InvoiceID") or f"X-{item['Reference']}",
                     "ValidationErrors": [{"Message": "Account code '200' is not a valid code."}]
                     if bad
                     else [],
@@ -207,6 +207,7 @@ def test_batches_carry_up_to_the_size_and_a_row_error_fails_only_that_row(tmp_pa
         marks = PushMarks(db, "xero", "invoices", "acme")
         report = run_push("invoices", spec, model, rows, marks, perform)  # type: ignore[arg-type]
         assert [len(c["invoices"]) for c in calls] == [2, 2, 1]  # the PayPal row is not pushed
+        assert "InvoiceID" not in calls[0]["invoices"][0]  # none before the first push: left out
         assert (report.created, report.failed, report.calls) == (4, 1, 3)
         assert report.errors == [
             "invoices: create_invoices refused the row: Account code '200' is not a valid code."

@@ -114,7 +114,7 @@ def run_push(
         report.rows += 1
         context = {"row": row, "remote": remote, "config": config or {}}
         try:
-            given = pruned(render_native(push.input, cache, context))
+            given = pruned(render_native(_template(push, remote), cache, context))
         except TemplateError as exc:
             marks.failed([(key, str(exc))])
             report.failed += 1
@@ -135,12 +135,19 @@ def run_push(
         if remote == pending.remote:
             return pending.input_hash
         context = {"row": pending.row, "remote": remote, "config": config or {}}
-        return input_hash(pruned(render_native(push.input, cache, context)))
+        return input_hash(pruned(render_native(_template(push, remote), cache, context)))
 
     for action, pending in groups.items():
         for start in range(0, len(pending), size):
             _send(name, push, action, pending[start : start + size], marks, perform, settled_hash, report)
     return report
+
+
+def _template(push: PushSpec, remote: str | None) -> dict[str, Any]:
+    """The input template a row with this remote id goes through."""
+    if remote is not None and push.update_action and push.update_input is not None:
+        return push.update_input
+    return push.input
 
 
 def _send(

@@ -76,6 +76,11 @@ class PushSpec(_Strict):
         "remote id, or none before the first push, and `config`: the target connection's config); "
         "values that render to none are left out."
     )
+    update_input: dict[str, Any] | None = Field(
+        None,
+        description="The input of `update_action` (same names as `input`), when it differs: Notion's "
+        "update_page takes {page_id: '{{ remote }}', ...} where create_page takes a parent.",
+    )
     remote_of: str | None = Field(
         None,
         description="Another push of this connector whose remote ids this one uses: only rows it has "

@@ -178,7 +178,9 @@ def _check_pushes(spec: ConnectorSpec, models: dict[str, ModelSpec]) -> list[Pro
                 problems.append(
                     ((*where, key), f"no action '{action}'{did_you_mean(action, list(spec.actions))}")
                 )
-        problems += check_templates(push.input, (*where, "input"), frozenset({"row", "remote", "config"}))
+        names = frozenset({"row", "remote", "config"})
+        problems += check_templates(push.input, (*where, "input"), names)
+        problems += check_templates(push.update_input or {}, (*where, "update_input"), names)
         if push.remote_of is not None and push.remote_of not in spec.pushes:
             problems.append(
                 (

@@ -55,7 +55,7 @@ class XeroList(Protocol):
 
     `page` >= 1 (default 1; a page past the end is empty), `pageSize` >= 1 (default 100, at most
     `max_page_size`). `If-Modified-Since` keeps records whose `modified_field` (a Microsoft JSON
-    date) is at or after it. Options: `records_key` ('Invoices'), `modified_field`
+    date) is at or after it; `IDs` (comma-separated) keeps the records with those ids (`id_field`). Options: `records_key` ('Invoices'), `modified_field`
     ('UpdatedDateUTC'), `default_page_size` (100), `max_page_size` (1000), `provider_name`.
     """
 
@@ -72,6 +72,7 @@ class XeroList(Protocol):
     def __init__(self, options: Any = None) -> None:
         super().__init__(options)
         self._modified = compile_path(str(self.options["modified_field"]))
+        self._id = compile_path(str(self.options.get("id_field", "id")))
 
     def handle(self, call: Call, data: Snapshot) -> Reply:
         query = call.query
@@ -85,6 +86,9 @@ class XeroList(Protocol):
         )
         header = call.headers.get("if-modified-since")
         live = data.live
+        if query.get("IDs"):  # a comma-separated list of ids: only those records
+            wanted = {i.strip().lower() for i in query["IDs"].split(",") if i.strip()}
+            live = [e for e in live if str(self._id(e.record)).lower() in wanted]
         if header:
             since = _since(header)
             live = [entry for entry in live if self._changed_since(entry, since)]
