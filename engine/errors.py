@@ -36,8 +36,11 @@ class SpecProblem:
     path: str = ""
 
     def __str__(self) -> str:
-        where = f" (at {self.path})" if self.path else ""
-        return f"{self.location}: {self.message}{where}"
+        if not self.path:
+            return f"{self.location}: {self.message}"
+        from .spec.sections import section_for  # the spec models import this module
+
+        return f"{self.location}: {self.message} (at {self.path}; see {section_for(self.path)})"
 
 
 class SpecError(ManifoldError):
@@ -121,4 +124,18 @@ class StreamError(ManifoldError):
             where += f" page {page}"
         if url:
             where += f" ({url})"
-        super().__init__(f"{where}: {cause}")
+        section = _SECTIONS.get(type(cause).__name__)
+        hint = f" (see {REFERENCE}#{section})" if section else ""
+        super().__init__(f"{where}: {cause}{hint}")
+
+
+#: The reference section about what a stream failure of this kind usually comes from: paging
+#: settings, the records path, a mapping's transforms, a template.
+_SECTIONS = {
+    "PagingError": "streamspec",
+    "ResponseError": "streamspec",
+    "MappingError": "fieldmapping",
+    "CastError": "fieldmapping",
+    "TransformValueError": "fieldmapping",
+    "TemplateError": "connector-spec-reference",
+}
