@@ -171,15 +171,21 @@ def connect_command(
             record = store_secrets(loaded, connection, values, store=ConnectionStore(open_control(), Vault()))
             typer.echo(f"connected {record.connector}/{record.id}")
             return
-        record = connect(
-            loaded,
-            connection,
-            port=port,
-            timeout=timeout,
-            sandbox_url=sandbox_url,
-            announce=lambda text: typer.echo(text, err=False),
-            approve=approve,
-        )
+        if approve:
+            from .connect import connect_in_sandbox
+
+            if not sandbox_url:
+                raise _fail("--approve plays the browser against the sandbox only: add --sandbox-url")
+            record = connect_in_sandbox(loaded, connection, sandbox_url)
+        else:
+            record = connect(
+                loaded,
+                connection,
+                port=port,
+                timeout=timeout,
+                sandbox_url=sandbox_url,
+                announce=lambda text: typer.echo(text, err=False),
+            )
     except ManifoldError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"connected {record.connector}/{record.id} (account {record.account_id or 'unknown'})")
@@ -493,6 +499,46 @@ def new_command(
     typer.echo(
         f"next: manifold validate {files[0]} && manifold sync {name} --sandbox && manifold explain {name}"
     )
+
+
+@app.command("record")
+def record_command(
+    connector: Annotated[str, typer.Argument(help="Connector name (connectors/NAME.yaml) or a spec path")],
+    stream: Annotated[
+        str, typer.Option("--stream", "-s", help="The stream to record (its parents come too)")
+    ],
+    connection: Annotated[str, typer.Option(help="Connection whose credentials are used")] = "default",
+    pages: Annotated[int, typer.Option(help="At most this many pages per stream")] = 3,
+    sandbox_url: Annotated[str | None, typer.Option(help="Record from a running sandbox instead")] = None,
+) -> None:
+    """Sync a stream against the live provider and save its responses as sandbox fixtures, with
+    emails, phone numbers and secrets redacted (sandbox.redact) and at most --pages pages."""
+    from .record import record
+
+    try:
+        loaded = runner.load_for_run(connector, sandbox=bool(sandbox_url))
+        recording = record(loaded, stream, connection_id=connection, pages=pages, sandbox_url=sandbox_url)
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    _report(recording.summary(), recording.errors, failed=bool(recording.errors))
+
+
+@app.command("test")
+def test_command(
+    connector: Annotated[str, typer.Argument(help="Connector name (connectors/NAME.yaml) or a spec path")],
+) -> None:
+    """Try one connector: its spec, a sandbox sync of every stream, its conformance check."""
+    from .spec.loader import load_connector
+    from .trial import trial
+
+    try:
+        loaded = load_connector(runner.resolve_connector(connector), check_env=False)
+    except ManifoldError as exc:
+        raise _fail(str(exc)) from None
+    lines, ok = trial(loaded)
+    for line in lines:
+        typer.echo(line)
+    raise typer.Exit(0 if ok else 1)
 
 
 @app.command("apply-events")

@@ -64,10 +64,8 @@ def connect(
     timeout: float = 300,
     sandbox_url: str | None = None,
     announce: Any = print,
-    approve: bool = False,
 ) -> ConnectionRecord:
-    """Run the whole flow; returns the stored connection (its credentials never printed).
-    `approve` (sandbox only): play the browser, whose consent page the sandbox grants at once."""
+    """Run the whole flow; returns the stored connection (its credentials never printed)."""
     spec = loaded.spec
     auth = spec.auth
     if not isinstance(auth, OAuth2AuthCode):
@@ -91,10 +89,6 @@ def connect(
             auth, spec.name, connection_id, redirect_uri, states=states, env=env, rewrite=rewrite
         )
         announce(f"Open this URL to connect {spec.title} ({connection_id}):\n{url}")
-        if approve:
-            if not sandbox_url:
-                raise ConfigError("--approve plays the browser against the sandbox only (with --sandbox-url)")
-            httpx.get(url, follow_redirects=True, timeout=30)
         if not listener.arrived.wait(timeout):
             raise ConfigError(
                 f"no answer from the provider within {timeout:.0f} s; run manifold connect again"
@@ -122,7 +116,6 @@ def connect_in_sandbox(loaded: LoadedConnector, connection_id: str, sandbox_url:
     """Connect through the sandbox's OAuth server without a browser (the demo): its authorize
     endpoint approves at once, and its redirect carries the code; the callback is never visited.
     Connecting again replaces the connection's tokens, which a restarted sandbox no longer knows."""
-    import httpx
 
     spec = loaded.spec
     auth = spec.auth

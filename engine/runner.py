@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import orjson
 
 from .destinations import Destination, open_destination
@@ -81,7 +82,9 @@ def build_runtime(
     config: dict[str, Any] | None = None,
     sandbox_url: str | None = None,
     environ: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> ConnectorRuntime:
+    """`transport`: the HTTP seam (`manifold record` listens on it)."""
     if sandbox_url:
         env = sandbox_environ(loaded, environ)
         sandbox_config = loaded.spec.sandbox.config if loaded.spec.sandbox else {}
@@ -94,11 +97,12 @@ def build_runtime(
             environ=env,
             rewrite_base_url=lambda real: sandbox_base_url(sandbox_url, name, real),
             oauth_rewrite=sandbox_rewrite(sandbox_url, name),
+            transport=transport,
         )
     env = dict(os.environ if environ is None else environ)
     if not is_enabled(loaded.spec, env):
         raise ConfigError(f"{loaded.spec.name} is disabled: set {loaded.spec.flag}=true to enable it")
-    return ConnectorRuntime(loaded, Connection(connection_id, config or {}), environ=env)
+    return ConnectorRuntime(loaded, Connection(connection_id, config or {}), environ=env, transport=transport)
 
 
 @contextmanager

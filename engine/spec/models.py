@@ -634,8 +634,27 @@ class SandboxRoute(_Strict):
     )
 
 
+class RedactRules(_Strict):
+    """How `manifold record` cleans live responses before they become fixtures. Always: email
+    addresses, phone numbers and the connection's own secrets and tokens are replaced wherever they
+    appear, and fields named like secrets (token, secret, password, authorization, api_key) blanked."""
+
+    fields: list[str] = Field(
+        default_factory=list,
+        description="More field names (at any depth) whose values are replaced, e.g. [name, address_line1].",
+    )
+    keep: list[str] = Field(
+        default_factory=list,
+        description="Field names never touched, e.g. [id] when the provider's ids look like emails.",
+    )
+
+
 class SandboxSpec(_Strict):
     """How the offline sandbox emulates this provider."""
+
+    redact: RedactRules = Field(
+        default_factory=RedactRules, description="How recorded live responses are cleaned (manifold record)."
+    )
 
     env: dict[str, str] = Field(default_factory=dict, description="Env values used in sandbox runs.")
     config: dict[str, Any] = Field(
