@@ -81,6 +81,7 @@ def test_sandbox_sync_into_postgres_loads_every_stream_with_postgres_types(works
         "payments",
         "payouts",
         "customers",
+        "balance_transactions",
         "_manifold_state",
         "_manifold_runs",
     }
