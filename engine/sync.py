@@ -22,7 +22,9 @@ from .errors import ManifoldError
 from .extract import StreamReader
 from .mapping import RowMapper
 from .models import ModelSpec, load_models
+from .paths import get_path
 from .runtime import ConnectorRuntime
+from .webhooks.apply import event_time
 
 BATCH_ROWS = int(os.environ.get("MANIFOLD_BATCH_ROWS") or 5_000)
 MAP_CHUNK = 1_000
@@ -97,8 +99,24 @@ class _BatchWriter:
 
     def _map(self) -> None:
         if self.records:
-            runtime = self.sync.runtime
-            mapped = self.sync.mapper.to_arrow(self.records, runtime.connection.id, runtime.now, self.values)
+            runtime, stream = self.sync.runtime, self.sync.stream
+            if stream.record is None and stream.version is None:
+                mapped = self.sync.mapper.to_arrow(
+                    self.records, runtime.connection.id, runtime.now, self.values
+                )
+            else:  # each listed record (a Stripe event) carries the object and when it was current
+                mapped = pa.concat_tables(
+                    [
+                        self.sync.mapper.to_arrow(
+                            [get_path(r, stream.record) if stream.record else r],
+                            runtime.connection.id,
+                            runtime.now,
+                            self.values,
+                            version_at=event_time(get_path(r, stream.version)) if stream.version else None,
+                        )
+                        for r in self.records
+                    ]
+                )
             self.tables.append(mapped)
             self.rows += mapped.num_rows
             self.records = []
@@ -147,7 +165,9 @@ class StreamSync:
         self.batch_rows = batch_rows
         self.mapper = RowMapper(model, self.stream.mapped_fields(), runtime.spec.name)
         self.key = StateKey(runtime.spec.name, name, runtime.connection.id)
-        self.versioned = name in runtime.spec.event_streams()
+        # Webhooks or actions also write this stream's model, or its rows carry their own time:
+        # a merge keeps the newer `_version`.
+        self.versioned = name in runtime.spec.event_streams() or self.stream.version is not None
 
     def run(self) -> StreamResult:
         runtime = self.runtime

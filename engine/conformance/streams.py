@@ -138,6 +138,10 @@ class StreamChecks:
             record = items_of(found) if found is not None else None
         else:
             record = items_of(op.response)
+        if record is not None and stream.version:
+            c.record_path(where, (*at, "version"), record, stream.version, "version path")
+        if record is not None and stream.record:  # the mapped object inside each listed record
+            record = c.record_path(where, (*at, "record"), record, stream.record, "record path")
         if record is not None:
             for path, key, what in record_paths(stream):
                 c.record_path(where, (*at, *key), record, path, what)

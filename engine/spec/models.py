@@ -553,6 +553,17 @@ class StreamSpec(_Strict):
         description="Body path of the record list, e.g. 'data'. Empty: a list body is the records, "
         "an object body is one record.",
     )
+    record: str | None = Field(
+        None,
+        description="Path, in each listed record, of the object that is mapped, e.g. 'data.object' for "
+        "Stripe's /v1/events (the listed event still drives paging and the incremental cursor).",
+    )
+    version: str | None = Field(
+        None,
+        description="Path, in each listed record, of the time its object's state was current (unix "
+        "seconds or ISO 8601), e.g. 'created' of a Stripe event: the row's `_version`, so an old event "
+        "never overwrites a newer row of the same object.",
+    )
     filter: RecordFilter | None = Field(None, description="Keep only the records that match.")
     primary_key: list[str] = Field(default_factory=lambda: ["id"], description="Record paths of the key.")
     paging: PagingSpec = Field(

@@ -87,14 +87,14 @@ class DrainReport:
         )
 
 
-def _event_time(value: Any) -> datetime:
+def event_time(value: Any) -> datetime:
     if isinstance(value, bool) or value is None:
         raise ApplyError(f"event time {value!r} is not a time")
     if isinstance(value, int | float):
         seconds = value / 1000 if value > 100_000_000_000 else value  # milliseconds (WhatsApp, Meta)
         return datetime.fromtimestamp(seconds, UTC)
     if isinstance(value, str) and value.isdigit():
-        return _event_time(int(value))
+        return event_time(int(value))
     try:
         parsed = parse_timestamp(value)
     except (ValueError, ManifoldError):
@@ -212,7 +212,7 @@ class EventApplier:
             return EventPlan([], effect.sync, connection_id)
         now = now or datetime.now(UTC)
         if effect.at:
-            version_at = _event_time(get_path(body, effect.at))
+            version_at = event_time(get_path(body, effect.at))
         else:
             version_at = datetime.fromisoformat(event.received_at)
         batches = []
@@ -242,7 +242,7 @@ class EventApplier:
         if at is None:
             return mapper.to_arrow(records, connection_id, now, version_at=version_at)
         tables = [
-            mapper.to_arrow([r], connection_id, now, version_at=_event_time(get_path(r, at))) for r in records
+            mapper.to_arrow([r], connection_id, now, version_at=event_time(get_path(r, at))) for r in records
         ]
         return pa.concat_tables(tables)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from fnmatch import fnmatchcase
 
 from engine.sandbox.messages import Call, Reply, splice
 from engine.sandbox.protocols.base import BadRequest, Protocol, int_param, raws, take
@@ -24,7 +25,7 @@ class StripeList(Protocol):
     -> {"object": "list", "url": "/v1/invoices", "has_more": true,
         "data": [{"id": "in_2", "object": "invoice", "created": 1700000300}, {"id": "in_1", ...}]}
 
-    `limit` 1..100 (default 10); `ending_before=in_9` returns the page just newer than in_9
+    `limit` 1..100 (default 10); `type` (events: 'invoice.paid', or 'invoice.*') keeps that type; `ending_before=in_9` returns the page just newer than in_9
     (still newest first). An unknown cursor is a 400:
     {"error": {"type": "invalid_request_error", "message": "No such object: 'in_x'", "param": "starting_after"}}
     """
@@ -44,8 +45,14 @@ class StripeList(Protocol):
                 param="ending_before",
             )
 
+        kind = query.get("type")  # /v1/events: one type, '*' a wildcard ('invoice.*')
+
         def keep(entry: Entry) -> bool:
             if entry.deleted:
+                return False
+            if kind and not (
+                isinstance(entry.record, dict) and fnmatchcase(str(entry.record.get("type")), kind)
+            ):
                 return False
             if not bounds:
                 return True
