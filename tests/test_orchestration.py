@@ -21,7 +21,15 @@ from engine.orchestration.resources import open_waiting
 
 from .orchestration_support import CONNECTORS, ROOT
 
-STRIPE_STREAMS = ["balance_transactions", "charges", "customers", "invoice_events", "invoices", "payment_intents", "payouts"]
+STRIPE_STREAMS = [
+    "balance_transactions",
+    "charges",
+    "customers",
+    "invoice_events",
+    "invoices",
+    "payment_intents",
+    "payouts",
+]
 
 
 @pytest.fixture(scope="module")
