@@ -815,3 +815,170 @@ def test_webhook_paths_against_a_sample_payload_and_openapi_webhooks(tmp_path: P
     keys = _keys(report)
     assert keys[:2] == ["webhooks.event_id", "webhooks.events.sent.apply.record"], _problems(report)
     assert "did you mean 'envelopeId'" in _problems(report)
+
+
+def test_a_sample_payload_cannot_prove_a_field_absent_but_the_rest_record_can(tmp_path: Path) -> None:
+    folder = tmp_path / "specs"
+    (folder / "p").mkdir(parents=True)
+    sample = {"event": "", "data": {"envelopeId": "s", "envelopeSummary": {"id": "s", "name": "s"}}}
+    (folder / "p" / "connect.json").write_text(json.dumps(sample))
+    (folder / "p" / "api.yaml").write_text(yaml.safe_dump(OPENAPI))
+
+    def connector(description: str) -> dict[str, Any]:
+        return {
+            "name": "tiny_sample",
+            "api_specs": ["p/api.yaml", "p/connect.json"],
+            "base_url": "https://api.example.com/v2",
+            "streams": {
+                "customers": {
+                    "request": {"path": "/customers"},
+                    "records": "data",
+                    "into": "customers",
+                    # 'tags' is on the REST record (Customer), not in the sample
+                    "fields": {"id": "id", "name": "name", "email": "tags", "description": description},
+                }
+            },
+            "webhooks": {
+                "verify": {"scheme": "none"},
+                "event_id": "data.envelopeId",
+                "event_type": "event",
+                "events": {"sent": {"apply": {"stream": "customers", "record": "data.envelopeSummary"}}},
+            },
+        }
+
+    report = check_connector(_connector(tmp_path, connector("name")), folder)
+    assert report.ok, _problems(report)
+    accepted = [a for a in report.accepted if a.key == "streams.customers.fields.email"]
+    assert accepted and "absent from the sample payload" in accepted[0].message
+    # in neither the sample nor the REST record: a problem, from both checks
+    report = check_connector(_connector(tmp_path, connector("nowhere")), folder)
+    assert [(p.where, p.key) for p in report.problems] == [
+        ("stream customers", "streams.customers.fields.description"),
+        ("webhooks -> stream customers", "streams.customers.fields.description"),
+    ], _problems(report)
+
+
+DRIVE = {
+    "kind": "discovery#restDescription",
+    "discoveryVersion": "v1",
+    "rootUrl": "https://www.googleapis.com/",
+    "servicePath": "drive/v3/",
+    "resources": {
+        "files": {
+            "methods": {
+                "list": {
+                    "httpMethod": "GET",
+                    "path": "files",
+                    "parameters": {"pageToken": {"type": "string", "location": "query"}},
+                    "response": {"$ref": "FileList"},
+                }
+            }
+        },
+        "changes": {
+            "methods": {
+                "list": {
+                    "httpMethod": "GET",
+                    "path": "changes",
+                    "parameters": {
+                        "pageToken": {"type": "string", "location": "query"},
+                        "includeRemoved": {"type": "boolean", "location": "query"},
+                    },
+                    "response": {"$ref": "ChangeList"},
+                },
+                "getStartPageToken": {
+                    "httpMethod": "GET",
+                    "path": "changes/startPageToken",
+                    "response": {"$ref": "StartPageToken"},
+                },
+            }
+        },
+    },
+    "schemas": {
+        "File": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}}},
+        "FileList": {
+            "type": "object",
+            "properties": {
+                "files": {"type": "array", "items": {"$ref": "File"}},
+                "nextPageToken": {"type": "string"},
+            },
+        },
+        "Change": {
+            "type": "object",
+            "properties": {
+                "changeType": {"type": "string"},
+                "fileId": {"type": "string"},
+                "removed": {"type": "boolean"},
+                "file": {"$ref": "File"},
+            },
+        },
+        "ChangeList": {
+            "type": "object",
+            "properties": {
+                "changes": {"type": "array", "items": {"$ref": "Change"}},
+                "nextPageToken": {"type": "string"},
+                "newStartPageToken": {"type": "string"},
+            },
+        },
+        "StartPageToken": {"type": "object", "properties": {"startPageToken": {"type": "string"}}},
+    },
+}
+
+
+def test_a_changes_feed_is_checked_against_its_own_operation(tmp_path: Path) -> None:
+    folder = tmp_path / "specs"
+    (folder / "google").mkdir(parents=True)
+    (folder / "google" / "drive.json").write_text(json.dumps(DRIVE))
+
+    def connector(token: str, include: str, carried: str, records: str = "changes") -> dict[str, Any]:
+        return {
+            "name": "tiny_drive",
+            "api_specs": ["google/drive.json"],
+            "base_url": "https://www.googleapis.com",
+            "streams": {
+                "files": {
+                    "request": {"path": "/drive/v3/files"},
+                    "records": "files",
+                    "paging": {"type": "page_token", "token": "nextPageToken", "param": "pageToken"},
+                    "incremental": {
+                        "type": "server_token",
+                        "token": token,
+                        "param": "pageToken",
+                        "start": {
+                            "request": {"path": "/drive/v3/changes/startPageToken"},
+                            "token": "startPageToken",
+                        },
+                        "changes": {
+                            "request": {"path": "/drive/v3/changes", "params": {include: "true"}},
+                            "records": records,
+                            "filter": {"field": "changeType", "equals": "file"},
+                            "record": "file",
+                            "carry": {"id": "fileId", "removed": carried},
+                        },
+                    },
+                    "into": "customers",
+                    "fields": {"id": "id", "name": "name", "deleted": "removed"},
+                }
+            },
+        }
+
+    # the token, its parameter and the change records are the changes feed's; 'removed' is carried
+    report = check_connector(
+        _connector(tmp_path, connector("newStartPageToken", "includeRemoved", "removed")), folder
+    )
+    assert report.ok, _problems(report)
+    assert any("carried from each change" in a.message for a in report.accepted)
+    report = check_connector(
+        _connector(tmp_path, connector("newStartToken", "includeRemovd", "removd")), folder
+    )
+    assert sorted(_keys(report)) == [
+        "streams.files.fields.deleted",
+        "streams.files.incremental.changes.carry.removed",
+        "streams.files.incremental.changes.request.params.includeRemovd",
+        "streams.files.incremental.token",
+    ], _problems(report)
+    assert {p.where for p in report.problems} == {"stream files changes"}
+    assert "did you mean 'newStartPageToken'" in _problems(report)
+    report = check_connector(
+        _connector(tmp_path, connector("newStartPageToken", "includeRemoved", "removed", "change")), folder
+    )
+    assert _keys(report) == ["streams.files.incremental.changes.records"], _problems(report)
