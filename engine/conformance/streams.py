@@ -255,8 +255,8 @@ class StreamChecks:
             record = c.record_path(
                 where, (*at, "changes", "record"), change, changes.record, "record path", CHANGE
             )
-        for key, path in changes.carry.items():
-            c.record_path(where, (*at, "changes", "carry", key), change, path, "carried field", CHANGE)
+        for carried, path in changes.carry.items():
+            c.record_path(where, (*at, "changes", "carry", carried), change, path, "carried field", CHANGE)
         for path, key, what in record_paths(stream):
             head, rest = _head(path)
             if head in changes.carry:  # copied from the change: read there
