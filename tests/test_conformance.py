@@ -982,3 +982,55 @@ def test_a_changes_feed_is_checked_against_its_own_operation(tmp_path: Path) -> 
         _connector(tmp_path, connector("newStartPageToken", "includeRemoved", "removed", "change")), folder
     )
     assert _keys(report) == ["streams.files.incremental.changes.records"], _problems(report)
+
+
+def test_schema_lookup_follows_discriminator_mappings_and_renamed_duplicates() -> None:
+    schemas: dict[str, Any] = {
+        # a bundler's renamed duplicate: messages reference 'Base', their own base is 'Base_1'
+        "Base": {"type": "object", "properties": {"to": {"type": "string"}}},
+        "Base_1": {"type": "object", "properties": {"from": {"type": "string"}, "id": {"type": "string"}}},
+        "Used": {"type": "object", "properties": {"a": {"type": "string"}}},
+        "Used_1": {"type": "object", "properties": {"b": {"type": "string"}}},
+        "Reply": {
+            "allOf": [
+                {"$ref": "#/components/schemas/Base"},
+                {"$ref": "#/components/schemas/Used"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "interactive": {
+                            "type": "object",
+                            "discriminator": {
+                                "propertyName": "type",
+                                "mapping": {
+                                    "button_reply": "#/components/schemas/ButtonReply",
+                                    "list_reply": "ListReply",
+                                },
+                            },
+                            "properties": {"type": {"type": "string"}},
+                        }
+                    },
+                },
+            ]
+        },
+        "ButtonReply": {"properties": {"button_reply": {"properties": {"title": {"type": "string"}}}}},
+        "ListReply": {"properties": {"list_reply": {"properties": {"title": {"type": "string"}}}}},
+        # a discriminator whose variants refer back to it ends
+        "Pet": {
+            "type": "object",
+            "properties": {"kind": {"type": "string"}},
+            "discriminator": {"propertyName": "kind", "mapping": {"cat": "#/components/schemas/Cat"}},
+        },
+        "Cat": {"allOf": [{"$ref": "#/components/schemas/Pet"}, {"properties": {"purr": {}}}]},
+    }
+    document = {"components": {"schemas": schemas}, "x": {"$ref": "#/components/schemas/Used_1"}}
+    reply = Schema.of(RefSpace(document), {"$ref": "#/components/schemas/Reply"})
+    for path in ("to", "from", "id", "a", "interactive.type", "interactive.button_reply.title"):
+        assert lookup(reply, path).status == "found", path
+    assert lookup(reply, "interactive.list_reply.title").status == "found"
+    missing = lookup(reply, "interactive.button_reply.text")
+    assert missing.status == "missing" and missing.choices == ["title"]
+    assert lookup(reply, "b").status == "missing"  # Used_1 is referenced: not a renamed duplicate
+    assert lookup(reply, "interactive.other").status == "missing"
+    pet = Schema.of(RefSpace(document), {"$ref": "#/components/schemas/Pet"})
+    assert lookup(pet, "purr").status == "found" and lookup(pet, "bark").status == "missing"
