@@ -1034,3 +1034,70 @@ def test_schema_lookup_follows_discriminator_mappings_and_renamed_duplicates() -
     assert lookup(reply, "interactive.other").status == "missing"
     pet = Schema.of(RefSpace(document), {"$ref": "#/components/schemas/Pet"})
     assert lookup(pet, "purr").status == "found" and lookup(pet, "bark").status == "missing"
+
+
+def test_meta_enum_values_beside_the_node_specs_check_literal_parameter_values(tmp_path: Path) -> None:
+    folder = tmp_path / "specs"
+    (folder / "meta").mkdir(parents=True)
+    insights = {"method": "GET", "endpoint": "insights", "return": "InsightsResult"}
+    nodes = {
+        "IGMedia.json": {
+            "apis": [
+                {
+                    **insights,
+                    "params": [
+                        {"name": "metric", "type": "list<mediainsights_metric_enum_param>"},
+                        {"name": "period", "type": "mediainsights_period_enum_param"},
+                    ],
+                }
+            ],
+            "fields": [{"name": "id", "type": "string"}],
+        },
+        "IGUser.json": {
+            "apis": [
+                {**insights, "params": [{"name": "metric", "type": "list<userinsights_metric_enum_param>"}]}
+            ],
+            "fields": [{"name": "id", "type": "string"}],
+        },
+        "InsightsResult.json": {"apis": [], "fields": [{"name": "name", "type": "string"}]},
+    }
+    for name, document in nodes.items():
+        (folder / "meta" / name).write_text(json.dumps(document))
+    enums = [
+        {"name": "mediainsights_metric_enum_param", "values": ["reach", "likes", "saved"]},
+        {"name": "mediainsights_period_enum_param", "values": ["day", "lifetime"]},
+        {"name": "userinsights_metric_enum_param", "values": ["follower_count"]},
+    ]
+    (folder / "meta" / "enum_types.json").write_text(json.dumps(enums))
+
+    def connector(params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": "tiny_ig_enums",
+            "api_specs": ["meta/IGMedia.json", "meta/IGUser.json"],
+            "base_url": "https://graph.instagram.com/v23.0",
+            "streams": {
+                "insights": {
+                    "request": {"path": "/{{ config.media_id }}/insights", "params": params},
+                    "records": "data",
+                    "primary_key": ["name"],
+                    "into": "customers",
+                    "fields": {"id": "name"},
+                }
+            },
+        }
+
+    # the path matches both nodes' insights edges: either node's metric values are taken
+    good = {"metric": "reach, likes,follower_count", "period": "lifetime", "limit": "{{ 'x' }}"}
+    report = check_connector(_connector(tmp_path, connector(good)), folder)
+    assert report.ok, _problems(report)
+    report = check_connector(
+        _connector(tmp_path, connector({"metric": "reach,like", "period": "lifetime,day"})), folder
+    )
+    assert _keys(report) == [
+        "streams.insights.request.params.metric",
+        "streams.insights.request.params.period",
+    ], _problems(report)
+    assert "'like' is not a value of 'metric'" in _problems(report) and "did you mean 'likes'" in _problems(
+        report
+    )
+    assert "'lifetime,day' is not a value of 'period'" in _problems(report)

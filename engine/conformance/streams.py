@@ -150,6 +150,8 @@ class StreamChecks:
             return StreamShape(None, None)
         for param, key in _sent_params(stream):
             c.param(where, (*at, *key), op, param)
+        for param, sent in request.params.items():
+            c.param_value(where, (*at, "request", "params", param), op, param, sent)
         if request.json_body is not None:
             c.body(where, (*at, "request", "json"), op, request.json_body, form=False)
         body_field = getattr(stream.paging, "body_field", None)
