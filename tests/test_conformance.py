@@ -815,3 +815,289 @@ def test_webhook_paths_against_a_sample_payload_and_openapi_webhooks(tmp_path: P
     keys = _keys(report)
     assert keys[:2] == ["webhooks.event_id", "webhooks.events.sent.apply.record"], _problems(report)
     assert "did you mean 'envelopeId'" in _problems(report)
+
+
+def test_a_sample_payload_cannot_prove_a_field_absent_but_the_rest_record_can(tmp_path: Path) -> None:
+    folder = tmp_path / "specs"
+    (folder / "p").mkdir(parents=True)
+    sample = {"event": "", "data": {"envelopeId": "s", "envelopeSummary": {"id": "s", "name": "s"}}}
+    (folder / "p" / "connect.json").write_text(json.dumps(sample))
+    (folder / "p" / "api.yaml").write_text(yaml.safe_dump(OPENAPI))
+
+    def connector(description: str) -> dict[str, Any]:
+        return {
+            "name": "tiny_sample",
+            "api_specs": ["p/api.yaml", "p/connect.json"],
+            "base_url": "https://api.example.com/v2",
+            "streams": {
+                "customers": {
+                    "request": {"path": "/customers"},
+                    "records": "data",
+                    "into": "customers",
+                    # 'tags' is on the REST record (Customer), not in the sample
+                    "fields": {"id": "id", "name": "name", "email": "tags", "description": description},
+                }
+            },
+            "webhooks": {
+                "verify": {"scheme": "none"},
+                "event_id": "data.envelopeId",
+                "event_type": "event",
+                "events": {"sent": {"apply": {"stream": "customers", "record": "data.envelopeSummary"}}},
+            },
+        }
+
+    report = check_connector(_connector(tmp_path, connector("name")), folder)
+    assert report.ok, _problems(report)
+    accepted = [a for a in report.accepted if a.key == "streams.customers.fields.email"]
+    assert accepted and "absent from the sample payload" in accepted[0].message
+    # in neither the sample nor the REST record: a problem, from both checks
+    report = check_connector(_connector(tmp_path, connector("nowhere")), folder)
+    assert [(p.where, p.key) for p in report.problems] == [
+        ("stream customers", "streams.customers.fields.description"),
+        ("webhooks -> stream customers", "streams.customers.fields.description"),
+    ], _problems(report)
+
+
+DRIVE = {
+    "kind": "discovery#restDescription",
+    "discoveryVersion": "v1",
+    "rootUrl": "https://www.googleapis.com/",
+    "servicePath": "drive/v3/",
+    "resources": {
+        "files": {
+            "methods": {
+                "list": {
+                    "httpMethod": "GET",
+                    "path": "files",
+                    "parameters": {"pageToken": {"type": "string", "location": "query"}},
+                    "response": {"$ref": "FileList"},
+                }
+            }
+        },
+        "changes": {
+            "methods": {
+                "list": {
+                    "httpMethod": "GET",
+                    "path": "changes",
+                    "parameters": {
+                        "pageToken": {"type": "string", "location": "query"},
+                        "includeRemoved": {"type": "boolean", "location": "query"},
+                    },
+                    "response": {"$ref": "ChangeList"},
+                },
+                "getStartPageToken": {
+                    "httpMethod": "GET",
+                    "path": "changes/startPageToken",
+                    "response": {"$ref": "StartPageToken"},
+                },
+            }
+        },
+    },
+    "schemas": {
+        "File": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}}},
+        "FileList": {
+            "type": "object",
+            "properties": {
+                "files": {"type": "array", "items": {"$ref": "File"}},
+                "nextPageToken": {"type": "string"},
+            },
+        },
+        "Change": {
+            "type": "object",
+            "properties": {
+                "changeType": {"type": "string"},
+                "fileId": {"type": "string"},
+                "removed": {"type": "boolean"},
+                "file": {"$ref": "File"},
+            },
+        },
+        "ChangeList": {
+            "type": "object",
+            "properties": {
+                "changes": {"type": "array", "items": {"$ref": "Change"}},
+                "nextPageToken": {"type": "string"},
+                "newStartPageToken": {"type": "string"},
+            },
+        },
+        "StartPageToken": {"type": "object", "properties": {"startPageToken": {"type": "string"}}},
+    },
+}
+
+
+def test_a_changes_feed_is_checked_against_its_own_operation(tmp_path: Path) -> None:
+    folder = tmp_path / "specs"
+    (folder / "google").mkdir(parents=True)
+    (folder / "google" / "drive.json").write_text(json.dumps(DRIVE))
+
+    def connector(token: str, include: str, carried: str, records: str = "changes") -> dict[str, Any]:
+        return {
+            "name": "tiny_drive",
+            "api_specs": ["google/drive.json"],
+            "base_url": "https://www.googleapis.com",
+            "streams": {
+                "files": {
+                    "request": {"path": "/drive/v3/files"},
+                    "records": "files",
+                    "paging": {"type": "page_token", "token": "nextPageToken", "param": "pageToken"},
+                    "incremental": {
+                        "type": "server_token",
+                        "token": token,
+                        "param": "pageToken",
+                        "start": {
+                            "request": {"path": "/drive/v3/changes/startPageToken"},
+                            "token": "startPageToken",
+                        },
+                        "changes": {
+                            "request": {"path": "/drive/v3/changes", "params": {include: "true"}},
+                            "records": records,
+                            "filter": {"field": "changeType", "equals": "file"},
+                            "record": "file",
+                            "carry": {"id": "fileId", "removed": carried},
+                        },
+                    },
+                    "into": "customers",
+                    "fields": {"id": "id", "name": "name", "deleted": "removed"},
+                }
+            },
+        }
+
+    # the token, its parameter and the change records are the changes feed's; 'removed' is carried
+    report = check_connector(
+        _connector(tmp_path, connector("newStartPageToken", "includeRemoved", "removed")), folder
+    )
+    assert report.ok, _problems(report)
+    assert any("carried from each change" in a.message for a in report.accepted)
+    report = check_connector(
+        _connector(tmp_path, connector("newStartToken", "includeRemovd", "removd")), folder
+    )
+    assert sorted(_keys(report)) == [
+        "streams.files.fields.deleted",
+        "streams.files.incremental.changes.carry.removed",
+        "streams.files.incremental.changes.request.params.includeRemovd",
+        "streams.files.incremental.token",
+    ], _problems(report)
+    assert {p.where for p in report.problems} == {"stream files changes"}
+    assert "did you mean 'newStartPageToken'" in _problems(report)
+    report = check_connector(
+        _connector(tmp_path, connector("newStartPageToken", "includeRemoved", "removed", "change")), folder
+    )
+    assert _keys(report) == ["streams.files.incremental.changes.records"], _problems(report)
+
+
+def test_schema_lookup_follows_discriminator_mappings_and_renamed_duplicates() -> None:
+    schemas: dict[str, Any] = {
+        # a bundler's renamed duplicate: messages reference 'Base', their own base is 'Base_1'
+        "Base": {"type": "object", "properties": {"to": {"type": "string"}}},
+        "Base_1": {"type": "object", "properties": {"from": {"type": "string"}, "id": {"type": "string"}}},
+        "Used": {"type": "object", "properties": {"a": {"type": "string"}}},
+        "Used_1": {"type": "object", "properties": {"b": {"type": "string"}}},
+        "Reply": {
+            "allOf": [
+                {"$ref": "#/components/schemas/Base"},
+                {"$ref": "#/components/schemas/Used"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "interactive": {
+                            "type": "object",
+                            "discriminator": {
+                                "propertyName": "type",
+                                "mapping": {
+                                    "button_reply": "#/components/schemas/ButtonReply",
+                                    "list_reply": "ListReply",
+                                },
+                            },
+                            "properties": {"type": {"type": "string"}},
+                        }
+                    },
+                },
+            ]
+        },
+        "ButtonReply": {"properties": {"button_reply": {"properties": {"title": {"type": "string"}}}}},
+        "ListReply": {"properties": {"list_reply": {"properties": {"title": {"type": "string"}}}}},
+        # a discriminator whose variants refer back to it ends
+        "Pet": {
+            "type": "object",
+            "properties": {"kind": {"type": "string"}},
+            "discriminator": {"propertyName": "kind", "mapping": {"cat": "#/components/schemas/Cat"}},
+        },
+        "Cat": {"allOf": [{"$ref": "#/components/schemas/Pet"}, {"properties": {"purr": {}}}]},
+    }
+    document = {"components": {"schemas": schemas}, "x": {"$ref": "#/components/schemas/Used_1"}}
+    reply = Schema.of(RefSpace(document), {"$ref": "#/components/schemas/Reply"})
+    for path in ("to", "from", "id", "a", "interactive.type", "interactive.button_reply.title"):
+        assert lookup(reply, path).status == "found", path
+    assert lookup(reply, "interactive.list_reply.title").status == "found"
+    missing = lookup(reply, "interactive.button_reply.text")
+    assert missing.status == "missing" and missing.choices == ["title"]
+    assert lookup(reply, "b").status == "missing"  # Used_1 is referenced: not a renamed duplicate
+    assert lookup(reply, "interactive.other").status == "missing"
+    pet = Schema.of(RefSpace(document), {"$ref": "#/components/schemas/Pet"})
+    assert lookup(pet, "purr").status == "found" and lookup(pet, "bark").status == "missing"
+
+
+def test_meta_enum_values_beside_the_node_specs_check_literal_parameter_values(tmp_path: Path) -> None:
+    folder = tmp_path / "specs"
+    (folder / "meta").mkdir(parents=True)
+    insights = {"method": "GET", "endpoint": "insights", "return": "InsightsResult"}
+    nodes = {
+        "IGMedia.json": {
+            "apis": [
+                {
+                    **insights,
+                    "params": [
+                        {"name": "metric", "type": "list<mediainsights_metric_enum_param>"},
+                        {"name": "period", "type": "mediainsights_period_enum_param"},
+                    ],
+                }
+            ],
+            "fields": [{"name": "id", "type": "string"}],
+        },
+        "IGUser.json": {
+            "apis": [
+                {**insights, "params": [{"name": "metric", "type": "list<userinsights_metric_enum_param>"}]}
+            ],
+            "fields": [{"name": "id", "type": "string"}],
+        },
+        "InsightsResult.json": {"apis": [], "fields": [{"name": "name", "type": "string"}]},
+    }
+    for name, document in nodes.items():
+        (folder / "meta" / name).write_text(json.dumps(document))
+    enums = [
+        {"name": "mediainsights_metric_enum_param", "values": ["reach", "likes", "saved"]},
+        {"name": "mediainsights_period_enum_param", "values": ["day", "lifetime"]},
+        {"name": "userinsights_metric_enum_param", "values": ["follower_count"]},
+    ]
+    (folder / "meta" / "enum_types.json").write_text(json.dumps(enums))
+
+    def connector(params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": "tiny_ig_enums",
+            "api_specs": ["meta/IGMedia.json", "meta/IGUser.json"],
+            "base_url": "https://graph.instagram.com/v23.0",
+            "streams": {
+                "insights": {
+                    "request": {"path": "/{{ config.media_id }}/insights", "params": params},
+                    "records": "data",
+                    "primary_key": ["name"],
+                    "into": "customers",
+                    "fields": {"id": "name"},
+                }
+            },
+        }
+
+    # the path matches both nodes' insights edges: either node's metric values are taken
+    good = {"metric": "reach, likes,follower_count", "period": "lifetime", "limit": "{{ 'x' }}"}
+    report = check_connector(_connector(tmp_path, connector(good)), folder)
+    assert report.ok, _problems(report)
+    report = check_connector(
+        _connector(tmp_path, connector({"metric": "reach,like", "period": "lifetime,day"})), folder
+    )
+    assert _keys(report) == [
+        "streams.insights.request.params.metric",
+        "streams.insights.request.params.period",
+    ], _problems(report)
+    assert "'like' is not a value of 'metric'" in _problems(report) and "did you mean 'likes'" in _problems(
+        report
+    )
+    assert "'lifetime,day' is not a value of 'period'" in _problems(report)

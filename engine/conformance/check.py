@@ -24,7 +24,8 @@ def check_connector(loaded: LoadedConnector, folder: Path | None = None) -> Repo
     specs = [load_api_spec(root, name) for name in names]
     index = operation_index(root, tuple(names))
     checker = Checker(loaded, index, list(names))
-    StreamChecks(checker).run()
+    streams = StreamChecks(checker)
+    streams.run()
     check_actions(checker)
-    check_webhooks(checker, specs)
+    check_webhooks(checker, specs, {name: shape.record for name, shape in streams.shapes.items()})
     return checker.report

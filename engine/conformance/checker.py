@@ -120,6 +120,22 @@ class Checker:
             + _hint(base, list(declared)),
         )
 
+    def param_value(self, where: str, key: Key, op: Operation, name: str, value: Any) -> None:
+        """A literal value of a parameter the spec enumerates must be one of its values (each, in a list)."""
+        param = op.params.get(name)
+        if param is None or param.values is None or not isinstance(value, str) or "{{" in value:
+            return
+        self.report.checked += 1
+        sent = [v.strip() for v in value.split(",")] if param.many else [value]
+        for item in sent:
+            if item not in param.values:
+                self.problem(
+                    where,
+                    key,
+                    f"'{item}' is not a value of '{name}' for {op.label()} ({op.source})"
+                    + _hint(item, list(param.values)),
+                )
+
     def body(self, where: str, key: Key, op: Operation, body: dict[str, Any], *, form: bool) -> None:
         """Each field the connector sends must be in the request body schema (nested where given)."""
         if op.body is None:

@@ -31,6 +31,8 @@ class Param:
     name: str
     location: str
     style: str | None = None
+    values: tuple[str, ...] | None = None  # the values it takes (Meta's enums), None: not known
+    many: bool = False  # a comma-separated list of them
 
 
 @dataclass(eq=False)
@@ -145,7 +147,14 @@ def merge(operations: list[Operation]) -> Operation:
 
     params: dict[str, Param] = {}
     for op in operations:
-        params.update(op.params)
+        for name, param in op.params.items():
+            known = params.get(name)
+            if known is not None and known.values is not None and param.values is not None:
+                values = tuple(dict.fromkeys(known.values + param.values))  # either operation's values
+                param = Param(name, param.location, param.style, values, known.many or param.many)
+            elif known is not None and (known.values is None or param.values is None):
+                param = Param(name, param.location, param.style)  # one takes any value
+            params[name] = param
     return Operation(
         method=first.method,
         path=" | ".join(dict.fromkeys(op.path for op in operations)),

@@ -25,6 +25,7 @@ from ..paths import split_path
 Status = Literal["found", "open", "missing"]
 _COMPOSITIONS = ("allOf", "anyOf", "oneOf")
 _SCALARS = {"string", "integer", "number", "boolean"}
+_SCHEMA_CONTAINERS = ("schemas", "definitions")
 
 
 class SchemaSpace(Protocol):
@@ -44,15 +45,54 @@ class RefSpace:
         self.root = root
         self.bare_names = bare_names
         self.named = named
+        self._referenced: set[str] | None = None
+
+    def _all_refs(self) -> set[str]:
+        """Every `$ref` the document makes (found once)."""
+        if self._referenced is None:
+            found: set[str] = set()
+            stack = [self.root]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, dict):
+                    ref = node.get("$ref")
+                    if isinstance(ref, str):
+                        found.add(ref)
+                    stack.extend(node.values())
+                elif isinstance(node, list):
+                    stack.extend(node)
+            self._referenced = found
+        return self._referenced
+
+    def _renamed_duplicates(self, ref: str, parent: dict[str, Any], name: str) -> list[Any]:
+        """Bundlers merging specs rename a colliding schema `X` to `X_1`, `X_2` ... and may leave the
+        references meant for it pointing at `X` (WhatsApp's inbound messages `allOf` the outbound
+        `BaseMessageProperties`; their own, with `from`/`id`/`timestamp`, is the unreferenced
+        `BaseMessageProperties_1`). Such unreferenced renames are read as alternatives of `X`."""
+        prefix = ref.rsplit("/", 1)[0] + "/"
+        out = []
+        for i in range(1, 10):
+            sibling = f"{name}_{i}"
+            if sibling not in parent:
+                break
+            if prefix + sibling not in self._all_refs():
+                out.append(parent[sibling])
+        return out
 
     def _target(self, ref: str) -> Any:
         if ref.startswith("#/"):
             node = self.root
-            for part in ref[2:].split("/"):
+            parent: Any = None
+            parts = ref[2:].split("/")
+            for part in parts:
                 part = part.replace("~1", "/").replace("~0", "~")
                 if not isinstance(node, dict) or part not in node:
                     return None
-                node = node[part]
+                parent, node = node, node[part]
+            if len(parts) >= 2 and parts[-2] in _SCHEMA_CONTAINERS and isinstance(parent, dict):
+                renamed = self._renamed_duplicates(ref, parent, parts[-1])
+                if renamed:
+                    return {"anyOf": [node, *renamed]}
             return node
         if self.named is not None:
             return self.named(ref)
@@ -92,8 +132,23 @@ class Schema:
         return bool(self.nodes)
 
 
-def _flatten(space: SchemaSpace, node: Any, depth: int = 0) -> Iterator[Any]:
-    """The concrete alternatives of a node: `$ref`s followed, compositions opened."""
+def _mapped(node: dict[str, Any], seen: frozenset[str]) -> list[str]:
+    """`discriminator.mapping` targets not already among the node's branches or followed above it
+    (a bare name means '#/components/schemas/<name>')."""
+    discriminator = node.get("discriminator")
+    mapping = discriminator.get("mapping") if isinstance(discriminator, dict) else None
+    if not isinstance(mapping, dict):
+        return []
+    branches = {b.get("$ref") for key in _COMPOSITIONS for b in node.get(key) or [] if isinstance(b, dict)}
+    refs = [v if "/" in v else f"#/components/schemas/{v}" for v in mapping.values() if isinstance(v, str)]
+    return [r for r in dict.fromkeys(refs) if r not in branches and r not in seen]
+
+
+def _flatten(
+    space: SchemaSpace, node: Any, depth: int = 0, seen: frozenset[str] = frozenset()
+) -> Iterator[Any]:
+    """The concrete alternatives of a node: `$ref`s followed, compositions opened, and the variants a
+    `discriminator.mapping` names (WhatsApp's `interactive` -> InteractiveButtonReplyContent, ...)."""
     node = space.deref(node)
     if not isinstance(node, dict) or depth > 32:
         yield {}
@@ -104,7 +159,10 @@ def _flatten(space: SchemaSpace, node: Any, depth: int = 0) -> Iterator[Any]:
         yield own
     for key in composed:
         for branch in node[key]:
-            yield from _flatten(space, branch, depth + 1)
+            yield from _flatten(space, branch, depth + 1, seen)
+    mapped = _mapped(node, seen)
+    for ref in mapped:
+        yield from _flatten(space, {"$ref": ref}, depth + 1, seen | set(mapped))
 
 
 def _types(node: dict[str, Any]) -> set[str]:

@@ -103,6 +103,30 @@ def node_space(directory: Path, suffix: str = "") -> RefSpace:
     return RefSpace({}, named=named)
 
 
+#: Meta's enum values beside the node specs: [{name: 'mediainsights_metric_enum_param', values: [...]}].
+ENUM_FILE = "enum_types.json"
+
+
+@functools.lru_cache(maxsize=16)
+def enum_values(directory: Path) -> dict[str, tuple[str, ...]]:
+    """The enums a node spec's parameter types name (`list<mediainsights_metric_enum_param>`)."""
+    file = directory / ENUM_FILE
+    document = read_document(file) if file.is_file() else []
+    entries = document if isinstance(document, list) else []
+    return {
+        str(e["name"]): tuple(str(v) for v in e.get("values") or [])
+        for e in entries
+        if isinstance(e, dict) and "name" in e
+    }
+
+
+def param_of(entry: dict[str, Any], enums: dict[str, tuple[str, ...]]) -> Param:
+    kind = str(entry.get("type", "")).strip()
+    many = kind.startswith("list<") and kind.endswith(">")
+    values = enums.get(kind[5:-1] if many else kind)
+    return Param(entry["name"], "any", values=values, many=many and values is not None)
+
+
 def read(document: dict[str, Any], source: str, path: Path) -> ApiSpec:
     space = node_space(path.parent, IG_ONLY_SUFFIX if path.stem.endswith(IG_ONLY_SUFFIX) else "")
     node = path.stem
@@ -112,7 +136,8 @@ def read(document: dict[str, Any], source: str, path: Path) -> ApiSpec:
     for api in document["apis"]:
         method = str(api.get("method", "GET")).upper()
         edge = api.get("endpoint")
-        declared = {p["name"]: Param(p["name"], "any") for p in api.get("params") or [] if "name" in p}
+        enums = enum_values(path.parent)
+        declared = {p["name"]: param_of(p, enums) for p in api.get("params") or [] if "name" in p}
         returns = field_schema(str(api.get("return", ""))) if edge else self_schema
         response = _envelope(returns) if edge and method == "GET" else returns
         body = {"type": "object", "properties": {name: {} for name in declared}}
