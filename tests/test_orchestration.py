@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from engine.control import ConnectionRecord, ConnectionStore, Vault, open_control
 from engine.orchestration import SENSOR_NAME, Verdict, WarehouseResource, build_definitions, redact_url
 from engine.orchestration.checks import combine
 from engine.orchestration.freshness import allowed_age
@@ -121,7 +122,12 @@ def test_schedule_requests_one_run_per_connection(defs: dg.Definitions) -> None:
         assert sorted(r.partition_key for r in data.run_requests or []) == ["default", "maya"]
 
 
-def test_sensor_adds_the_missing_connection_partitions(defs: dg.Definitions) -> None:
+def test_sensor_adds_the_missing_connection_partitions(defs: dg.Definitions, secret_key: str) -> None:
+    # Google Calendar connects users' accounts (OAuth): its partitions are the stored connections.
+    store = ConnectionStore(open_control(), Vault())
+    store.save(
+        ConnectionRecord("google_calendar", "maya", connected=True, account_id="maya@acme-studio.example")
+    )
     sensor = defs.resolve_sensor_def(SENSOR_NAME)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     with dg.DagsterInstance.ephemeral() as instance:
@@ -132,7 +138,7 @@ def test_sensor_adds_the_missing_connection_partitions(defs: dg.Definitions) -> 
         }
         assert requests == {
             "stripe_connections": ["default"],
-            "google_calendar_connections": ["default"],
+            "google_calendar_connections": ["maya"],
             "paypal_connections": ["default"],
             "crm_connections": ["default"],
         }

@@ -10,11 +10,13 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from engine.connect import connect_in_sandbox
 from engine.destinations.duckdb import DuckDBDestination
 from engine.models import load_models
 from engine.orchestration import WarehouseResource
 from engine.orchestration.checks import connection_healthy, fresh, keys_not_null
 from engine.orchestration.plan import StreamPlan, plan_streams
+from engine.runner import load_for_run
 from engine.sandbox import Sandbox
 from engine.spec.loader import load_connector
 
@@ -90,7 +92,12 @@ def test_materializing_a_partition_syncs_the_stream_and_records_metadata(
     assert query(tmp_path / "w.duckdb", "SELECT count(*) FROM invoices") == [(5,)]
 
 
-def test_calendar_list_and_its_events_substream(tmp_path: Path, clean_sandbox: Sandbox) -> None:
+def test_calendar_list_and_its_events_substream(
+    tmp_path: Path, clean_sandbox: Sandbox, secret_key: str
+) -> None:
+    # Google Calendar is OAuth: partition "default" is a connection made through the sandbox's server.
+    loaded = load_for_run(str(CONNECTORS / "google_calendar.yaml"), sandbox=True)
+    assert connect_in_sandbox(loaded, "default", clean_sandbox.url).account_id == "maya@acme-studio.example"
     warehouse = warehouse_for(tmp_path / "w.duckdb", clean_sandbox)
     result = materialize(
         definitions(warehouse),
