@@ -6,6 +6,7 @@ the base URL at the sandbox; everything else is the same code path as a live run
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -75,6 +76,25 @@ def sandbox_base_url(sandbox_url: str, connector: str, real_base_url: str) -> st
     return sandbox_url.rstrip("/") + "/" + connector + urlsplit(real_base_url).path.rstrip("/")
 
 
+#: The sandbox neither limits request rates nor needs time to recover: runs against it go this
+#: many times faster than the connector's `http.rate_limit` and back off this much sooner, so the
+#: demo and the tests spend their time in the engine. Live runs keep the spec's pacing.
+SANDBOX_PACE = 20
+
+
+def sandbox_paced(loaded: LoadedConnector) -> LoadedConnector:
+    http = loaded.spec.http
+    retry = http.retry.model_copy(
+        update={
+            "backoff": http.retry.backoff / SANDBOX_PACE,
+            "max_backoff": http.retry.max_backoff / SANDBOX_PACE,
+        }
+    )
+    rate = http.rate_limit * SANDBOX_PACE if http.rate_limit else None
+    paced = http.model_copy(update={"rate_limit": rate, "retry": retry})
+    return dataclasses.replace(loaded, spec=loaded.spec.model_copy(update={"http": paced}))
+
+
 def build_runtime(
     loaded: LoadedConnector,
     *,
@@ -86,6 +106,7 @@ def build_runtime(
 ) -> ConnectorRuntime:
     """`transport`: the HTTP seam (`manifold record` listens on it)."""
     if sandbox_url:
+        loaded = sandbox_paced(loaded)
         env = sandbox_environ(loaded, environ)
         sandbox_config = loaded.spec.sandbox.config if loaded.spec.sandbox else {}
         merged = {**sandbox_config, **(config or {})}
