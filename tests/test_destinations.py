@@ -300,3 +300,25 @@ def test_manifold_query_reads_postgres_and_only_reads(pg: PostgresDestination) -
     with pytest.raises(ManifoldError, match="read-only transaction"):
         run_query("DELETE FROM invoices", pg.url)
     assert table(pg) == [("in_1", "open")]
+
+
+def test_a_versioned_batch_keeps_the_newest_version_of_a_key() -> None:
+    """A page of events lists an object's newest event first: the merge writes the newest."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from engine.destinations.base import Batch, merge_rows
+
+    older, newer = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    rows = pa.table(
+        {
+            "id": ["in_1", "in_1", "in_2"],
+            "status": ["paid", "open", "draft"],
+            "_version": [newer, older, older],
+        }
+    )
+    kept = merge_rows(Batch("invoices", rows, ["id"], "merge", versioned=True)).to_pylist()
+    assert sorted((r["id"], r["status"]) for r in kept) == [("in_1", "paid"), ("in_2", "draft")]
+    unversioned = merge_rows(Batch("invoices", rows, ["id"], "merge")).to_pylist()
+    assert sorted((r["id"], r["status"]) for r in unversioned) == [("in_1", "open"), ("in_2", "draft")]

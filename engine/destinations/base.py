@@ -77,6 +77,16 @@ class RunRecord:
         ]
 
 
+def merge_rows(batch: Batch) -> pa.Table:
+    """The rows a merge writes: one per key, the last of a batch, or for a versioned batch the
+    newest `_version` (a page of Stripe events lists an invoice's newest event first)."""
+    rows = batch.rows
+    if batch.versioned and rows.num_rows > 1 and "_version" in rows.column_names:
+        order = pc.sort_indices(rows, sort_keys=[("_version", "ascending")], null_placement="at_start")
+        rows = rows.take(order)  # a stable sort: equal versions keep their order, the last wins
+    return dedupe_last(rows, batch.key)
+
+
 def dedupe_last(rows: pa.Table, key: list[str]) -> pa.Table:
     """Keep the last row of each key within a batch (a page may repeat a record)."""
     if rows.num_rows < 2:

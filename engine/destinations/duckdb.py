@@ -14,7 +14,7 @@ import orjson
 import pyarrow as pa
 
 from ..models import VERSION_COLUMN
-from .base import Batch, LoadCounts, RunRecord, StateKey, dedupe_last
+from .base import Batch, LoadCounts, RunRecord, StateKey, merge_rows
 
 STATE_TABLE = "_manifold_state"
 RUNS_TABLE = "_manifold_runs"
@@ -103,7 +103,7 @@ class DuckDBDestination:
 
     def _load(self, batch: Batch) -> LoadCounts:
         table = _quote(batch.table)
-        rows = dedupe_last(batch.rows, batch.key) if batch.disposition == "merge" else batch.rows
+        rows = merge_rows(batch) if batch.disposition == "merge" else batch.rows
         if batch.columns is not None and batch.disposition == "merge":
             rows = rows.select(batch.columns)
         self._con.register("__batch", rows)

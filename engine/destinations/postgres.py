@@ -28,7 +28,7 @@ from psycopg.conninfo import conninfo_to_dict
 from ..errors import ConfigError, WarehouseError
 from ..models import VERSION_COLUMN
 from ..redact import Redactor, redact_url
-from .base import Batch, LoadCounts, RunRecord, StateKey, dedupe_last
+from .base import Batch, LoadCounts, RunRecord, StateKey, merge_rows
 from .postgres_arrow import JSONB, copy_csv, pg_type
 
 STATE_TABLE = "_manifold_state"
@@ -252,7 +252,7 @@ class PostgresDestination:
         if batch.disposition == "append":
             self._copy(cur, self._name(batch.table), batch.rows, json_columns)
             return LoadCounts(inserted=batch.rows.num_rows)
-        rows = dedupe_last(batch.rows, batch.key)
+        rows = merge_rows(batch)
         if batch.columns is not None:  # a patch: the upsert sets only these columns
             rows = rows.select(batch.columns)
         self._ensure_key(cur, batch.table, batch.key)
