@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check engine tests bench
 	$(BIN)/mypy
 	env -u MANIFOLD_CONNECTORS $(BIN)/dagster definitions validate -f definitions.py
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4  # the tests mostly wait on subprocesses and HTTP: four workers
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix engine tests bench
