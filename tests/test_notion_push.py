@@ -23,7 +23,7 @@ def test_deal_and_brand_pages_are_created_once_then_updated_in_place(space: Work
         return done.stdout + done.stderr
 
     unconfigured = push()  # no data source named yet: every row fails, saying what is missing
-    assert "deal_summaries -> maya: 4 rows, 0 created, 0 updated, 0 unchanged, 4 failed" in unconfigured
+    assert "deal_summaries -> maya: 5 rows, 0 created, 0 updated, 0 unchanged, 5 failed" in unconfigured
     assert "parent_id" in unconfigured and not notion_requests(space, "/v1/pages")
 
     configured = space.cli(
@@ -33,10 +33,10 @@ def test_deal_and_brand_pages_are_created_once_then_updated_in_place(space: Work
     )  # fmt: skip
     assert configured.returncode == 0, configured.stderr
     out = push()
-    assert "deal_summaries -> maya: 4 rows, 4 created, 0 updated, 0 unchanged, 0 failed (4 calls)" in out
-    assert "brand_summaries -> maya: 3 rows, 3 created, 0 updated, 0 unchanged, 0 failed (3 calls)" in out
+    assert "deal_summaries -> maya: 5 rows, 5 created, 0 updated, 0 unchanged, 0 failed (5 calls)" in out
+    assert "brand_summaries -> maya: 4 rows, 4 created, 0 updated, 0 unchanged, 0 failed (4 calls)" in out
     posts = notion_requests(space, "/v1/pages")
-    assert len(posts) == 7 and all(p["method"] == "POST" for p in posts)
+    assert len(posts) == 9 and all(p["method"] == "POST" for p in posts)
     winter = next(
         p["body"]
         for p in posts
@@ -49,13 +49,13 @@ def test_deal_and_brand_pages_are_created_once_then_updated_in_place(space: Work
     assert "CRM deal dl_101: open" in winter["children"][0]["paragraph"]["rich_text"][0]["text"]["content"]
 
     space.sandbox.clear_requests()
-    assert "4 unchanged" in push() and not notion_requests(space)  # nothing changed: nothing sent
+    assert "5 unchanged" in push() and not notion_requests(space)  # nothing changed: nothing sent
 
     path = space.warehouse_url.removeprefix("duckdb:///")
     with duckdb.connect(path) as con:
         con.execute("UPDATE crm_deals SET stage = 'contract' WHERE id = 'dl_101'")
     out = push()
-    assert "deal_summaries -> maya: 4 rows, 0 created, 1 updated, 3 unchanged" in out
+    assert "deal_summaries -> maya: 5 rows, 0 created, 1 updated, 4 unchanged" in out
     (patch,) = [r for r in notion_requests(space) if r["method"] == "PATCH"]
     assert patch["body"]["properties"]["Name"]["title"][0]["text"]["content"].startswith(
         "Acme winter campaign — contract"
