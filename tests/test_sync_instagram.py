@@ -183,6 +183,7 @@ def test_webhooks_handshake_and_signed_comments_queue_a_media_sync(
 ) -> None:
     monkeypatch.setenv("INSTAGRAM_CLIENT_SECRET", SECRET)
     monkeypatch.setenv("INSTAGRAM_CLIENT_ID", "990602627938098")
+    connect(space, "acme")  # the account the event names is this connection's
     comment = {
         "object": "instagram",
         "entry": [{"id": IG_USER, "time": 1749416383, "changes": [{"field": "comments", "value": {
@@ -216,3 +217,4 @@ def test_webhooks_handshake_and_signed_comments_queue_a_media_sync(
     assert "1 sync(s) queued" in done.stdout
     (queued,) = SyncRequests(ControlDB(os.environ["MANIFOLD_CONTROL_URL"])).queued()
     assert queued.connector == "instagram" and sorted(queued.streams) == ["media", "media_insights"]
+    assert queued.connection_id == "acme"

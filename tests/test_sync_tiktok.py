@@ -149,6 +149,7 @@ def test_signed_webhooks_are_stored_once_and_queue_a_video_sync(
 ) -> None:
     monkeypatch.setenv("TIKTOK_CLIENT_KEY", CLIENT_KEY)
     monkeypatch.setenv("TIKTOK_CLIENT_SECRET", SECRET)
+    connect(space, "studio")  # the creator the event names is this connection's
     event = {
         "client_key": CLIENT_KEY,
         "event": "video.publish.completed",
@@ -172,3 +173,4 @@ def test_signed_webhooks_are_stored_once_and_queue_a_video_sync(
     assert "1 applied" in done.stdout and "1 sync(s) queued" in done.stdout
     (queued,) = SyncRequests(ControlDB(os.environ["MANIFOLD_CONTROL_URL"])).queued()
     assert queued.connector == "tiktok" and sorted(queued.streams) == ["user_info", "videos"]
+    assert queued.connection_id == "studio"
