@@ -337,7 +337,8 @@ def test_unknown_and_non_oauth_connectors_are_404(shared: Stack) -> None:
             assert admin.get(f"/oauth/{connector}/authorize?connection_id=maya").status_code == 404
             assert admin.post(f"/api/connect/{connector}", json={"connection_id": "maya"}).status_code == 404
             assert _callback(shared, connector, code="c", state="s").status_code == 404
-        assert "does not connect with OAuth" in admin.get("/oauth/stripe/authorize?connection_id=m").text
+        refused = admin.get("/oauth/stripe/authorize?connection_id=m").text
+        assert "does not connect with OAuth" in refused and "docs/spec-reference.md#oauth2authcode" in refused
     assert shared.rows() == []
 
 

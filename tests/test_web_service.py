@@ -161,6 +161,7 @@ def test_a_receiver_without_its_secret_answers_503_so_the_provider_retries(
         answer = client.post("/webhooks/stripe", content=body, headers=sign_stripe(body))
         assert answer.status_code == 503
         assert "STRIPE_WEBHOOK_SECRET" in answer.text
+        assert "docs/spec-reference.md#webhooksspec" in answer.text  # where the receiver is described
         assert _stored(running) == []
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
-from ..errors import ManifoldError
+from ..errors import REFERENCE, ManifoldError
 from ..oauth import OAuth2AuthCode, OAuthError, OAuthStateError, authorize_url, complete
 from ..spec.loader import LoadedConnector
 from .pages import page
@@ -30,7 +30,10 @@ def _oauth_connector(service: Service, connector: str) -> tuple[LoadedConnector,
         raise HTTPException(404, f"unknown connector '{connector}'")
     auth = loaded.spec.auth
     if not isinstance(auth, OAuth2AuthCode):
-        raise HTTPException(404, f"{connector} does not connect with OAuth (auth type {auth.type})")
+        raise HTTPException(
+            404,
+            f"{connector} does not connect with OAuth (auth type {auth.type}; see {REFERENCE}#oauth2authcode)",
+        )
     return loaded, auth
 
 

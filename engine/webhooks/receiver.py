@@ -24,7 +24,7 @@ import orjson
 
 from ..control.connections import ConnectionRecord
 from ..control.inbox import AuditEntry, Delivery
-from ..errors import TemplateError
+from ..errors import REFERENCE, TemplateError
 from ..paths import compile_path
 from ..templating import CompiledTemplate, compile_template
 from .decoding import UndecodableField, decode_body
@@ -205,7 +205,9 @@ class Receiver:
             return self._rejected(incoming, exc.status, exc.reason)
         except WebhookConfigError as exc:
             # The platform's fault (no secret set): the provider should retry once it is fixed.
-            return self._rejected(incoming, 503, f"receiver not configured: {exc}")
+            return self._rejected(
+                incoming, 503, f"receiver not configured: {exc} (see {REFERENCE}#webhooksspec)"
+            )
 
     def _decide(self, incoming: Incoming) -> Decision:
         method = incoming.method.upper()
