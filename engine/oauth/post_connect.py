@@ -25,7 +25,7 @@ from ..paths import get_path
 from ..redact import Redactor, redact_url
 from .client import OAuthClient
 from .errors import OAuthError
-from .spec import PostConnectStep
+from .spec import PostConnectRequest, PostConnectStep
 from .tokens import TokenSet, expires_at_from
 
 EXCERPT = 200
@@ -52,6 +52,26 @@ def run_post_connect(client: OAuthClient, steps: list[PostConnectStep], tokens: 
     return done
 
 
+def send_with_token(
+    client: OAuthClient, spec: PostConnectRequest, url: str, access_token: str, extra: dict[str, Any]
+) -> httpx.Response:
+    """Send one templated request made with an access token (a post-connect step, a refresh by
+    request): params, headers, form or JSON body rendered with `extra`; the token as bearer when
+    `spec.bearer`. Raises httpx.HTTPError when it cannot be sent."""
+    headers = {k: str(v) for k, v in client.render(spec.headers, extra).items()}
+    headers.setdefault("Accept", "application/json")
+    if spec.bearer:
+        headers["Authorization"] = f"Bearer {access_token}"
+    return client.http.request(
+        spec.method,
+        url,
+        params={k: str(v) for k, v in client.render(spec.params, extra).items()} or None,
+        headers=headers,
+        data={k: str(v) for k, v in client.render(spec.form, extra).items()} if spec.form else None,
+        content=orjson.dumps(client.render(spec.json_body, extra)) if spec.json_body is not None else None,
+    )
+
+
 def _send(client: OAuthClient, step: PostConnectStep, done: Connected, label: str) -> Any:
     extra = {
         "token": {"access_token": done.tokens.access_token, "token_type": done.tokens.token_type},
@@ -60,23 +80,10 @@ def _send(client: OAuthClient, step: PostConnectStep, done: Connected, label: st
     }
     spec = step.request
     url = client.url(spec.url, "api", extra)
-    headers = {k: str(v) for k, v in client.render(spec.headers, extra).items()}
-    headers.setdefault("Accept", "application/json")
-    if spec.bearer:
-        headers["Authorization"] = f"Bearer {done.tokens.access_token}"
     redact = Redactor([*done.tokens.secrets(), *client.secrets()])
     where = f"{client.connector}: post-connect step '{label}' ({spec.method} {redact(redact_url(url))})"
     try:
-        response = client.http.request(
-            spec.method,
-            url,
-            params={k: str(v) for k, v in client.render(spec.params, extra).items()} or None,
-            headers=headers,
-            data={k: str(v) for k, v in client.render(spec.form, extra).items()} if spec.form else None,
-            content=orjson.dumps(client.render(spec.json_body, extra))
-            if spec.json_body is not None
-            else None,
-        )
+        response = send_with_token(client, spec, url, done.tokens.access_token, extra)
     except httpx.HTTPError as exc:
         raise OAuthError(f"{where} failed: {type(exc).__name__}; try connecting again") from None
     if response.status_code >= 300:

@@ -19,6 +19,7 @@ from ..paths import get_path
 from ..redact import Redactor, redact_url
 from .client import OAuthClient
 from .errors import TokenRequestError
+from .post_connect import send_with_token
 from .spec import TokenRefreshRequest
 from .tokens import TokenSet, expires_at_from
 
@@ -30,23 +31,10 @@ def refresh_by_request(client: OAuthClient, spec: TokenRefreshRequest, tokens: T
     extra = {"token": {"access_token": tokens.access_token, "token_type": tokens.token_type}}
     request = spec.request
     url = client.url(request.url, "api", extra)
-    headers = {k: str(v) for k, v in client.render(request.headers, extra).items()}
-    headers.setdefault("Accept", "application/json")
-    if request.bearer:
-        headers["Authorization"] = f"Bearer {tokens.access_token}"
     redact = Redactor([*tokens.secrets(), *client.secrets()])
     where = f"{client.connector}: the token refresh ({request.method} {redact(redact_url(url))})"
     try:
-        response = client.http.request(
-            request.method,
-            url,
-            params={k: str(v) for k, v in client.render(request.params, extra).items()} or None,
-            headers=headers,
-            data={k: str(v) for k, v in client.render(request.form, extra).items()} if request.form else None,
-            content=orjson.dumps(client.render(request.json_body, extra))
-            if request.json_body is not None
-            else None,
-        )
+        response = send_with_token(client, request, url, tokens.access_token, extra)
     except httpx.HTTPError as exc:
         raise TokenRequestError(
             f"{where} could not be sent ({type(exc).__name__}); try again later",
